@@ -1,0 +1,539 @@
+"""A Keepa-compatible HTTP server for tests, demos and benchmarks (Keepa itself is unreachable).
+
+It speaks Keepa's wire format closely enough for the ``keepa`` PyPI client: ``/token``,
+``/product`` and ``/deal`` (with or without a trailing slash; GET, and POST JSON for
+``/deal``), the token envelope on every JSON response (errors and 429 included), gzip when
+asked, 402 for unknown keys, 400 ``invalidParameter`` for bad parameters, 404 for unknown
+endpoints. Tokens follow ``KeepaTokenLedger`` (one per key) on the injected clock.
+
+Faults are injected before the request is processed: ``drop`` closes the connection without
+an answer, ``error`` answers 500 (nothing charged); ``malformed`` and ``slow`` happen after
+processing (charged, as Keepa would have done the work): a truncated JSON body, or an answer
+delayed by ``slow_seconds``. Latency and slowness are real seconds on purpose: they exist to
+trip the client's socket timeouts, which measure real time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from deals.keepa.catalogue import SALES, Catalogue, build_catalogue, unix_to_keepa_minutes
+from deals.keepa.product import CSV_SLOTS
+from deals.keepa.redaction import redact
+from deals.keepa.token_rules import KeepaTokenLedger
+from tokens.clock import Clock, RealClock, ScaledClock
+
+logger = logging.getLogger(__name__)
+
+DEAL_PAGE_SIZE = 150
+DEAL_PAGE_COST = 5
+DEAL_CACHE_SECONDS = 120
+FAULT_KINDS = ("drop", "error", "malformed", "slow")
+_ASIN = re.compile(r"^[A-Z0-9]{10}$")
+_RANGE_NAMES = ("currentRange", "deltaRange", "deltaPercentRange", "salesRankRange")
+
+
+@dataclass
+class SimulatorConfig:
+    keys: dict[str, int] = field(default_factory=lambda: {"demo": 5})
+    start_balance: int | None = None
+    time_scale: float = 1.0
+    seed: int = 1
+    products: int = 500
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 40.0
+    malformed_rate: float = 0.0
+    drop_rate: float = 0.0
+    clock: Clock | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass
+class SimulatorStats:
+    calls: Counter = field(default_factory=Counter)  # per endpoint
+    statuses: Counter = field(default_factory=Counter)
+    faults: Counter = field(default_factory=Counter)
+    tokens_consumed: Counter = field(default_factory=Counter)  # per key
+    rate_limited: int = 0  # 429s
+
+
+class BadParameter(ValueError):
+    """Becomes a 400 ``invalidParameter``."""
+
+
+@dataclass
+class _Reply:
+    status: int = 200
+    payload: dict | None = None
+    consumed: int = 0
+    drop: bool = False
+    malformed: bool = False
+    delay: float = 0.0
+
+
+class KeepaSimulator:
+    def __init__(self, config: SimulatorConfig | None = None):
+        self.config = config or SimulatorConfig()
+        cfg = self.config
+        if cfg.clock is not None:
+            self.clock: Clock = cfg.clock
+        elif cfg.time_scale != 1:
+            self.clock = ScaledClock(cfg.time_scale)
+        else:
+            self.clock = RealClock()
+        self._ledgers = {
+            key: KeepaTokenLedger(refill_rate=rate, clock=self.clock, start_balance=cfg.start_balance)
+            for key, rate in cfg.keys.items()
+        }
+        self.stats = SimulatorStats()
+        self._lock = threading.Lock()
+        self._fault_rng = random.Random(cfg.seed)
+        self._queued_faults: deque[str] = deque()
+        self._deal_cache: dict[str, tuple[int, list[dict]]] = {}
+        self._catalogue: Catalogue | None = None
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.set_faults(
+            error_rate=cfg.error_rate,
+            slow_rate=cfg.slow_rate,
+            malformed_rate=cfg.malformed_rate,
+            drop_rate=cfg.drop_rate,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Serve on a background thread; returns the base URL."""
+        _ = self.catalogue  # build before the first request, not inside it
+        handler = type("KeepaSimulatorHandler", (_Handler,), {"simulator": self})
+        self._server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="keepa-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> KeepaSimulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- knobs -----------------------------------------------------------------------
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            anchor = unix_to_keepa_minutes(self.clock.time()) // 60 * 60
+            self._catalogue = build_catalogue(self.config.seed, self.config.products, anchor)
+        return self._catalogue
+
+    def ledger(self, key: str) -> KeepaTokenLedger:
+        return self._ledgers[key]
+
+    def add_key(self, key: str, refill_rate: int, start_balance: int | None = None) -> KeepaTokenLedger:
+        ledger = KeepaTokenLedger(refill_rate=refill_rate, clock=self.clock, start_balance=start_balance)
+        self._ledgers[key] = ledger
+        return ledger
+
+    def set_faults(
+        self,
+        *,
+        error_rate: float | None = None,
+        slow_rate: float | None = None,
+        malformed_rate: float | None = None,
+        drop_rate: float | None = None,
+        slow_seconds: float | None = None,
+        latency_ms: int | None = None,
+    ) -> None:
+        """Change fault rates at runtime (each a probability per request)."""
+        changes = {
+            "error_rate": error_rate,
+            "slow_rate": slow_rate,
+            "malformed_rate": malformed_rate,
+            "drop_rate": drop_rate,
+        }
+        for name, rate in changes.items():
+            if rate is None:
+                continue
+            if not 0 <= rate <= 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+            setattr(self.config, name, rate)
+        if slow_seconds is not None:
+            self.config.slow_seconds = slow_seconds
+        if latency_ms is not None:
+            self.config.latency_ms = latency_ms
+
+    def queue_faults(self, *kinds: str) -> None:
+        """The next requests get these faults, in order, before the random rates apply."""
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        with self._lock:
+            self._queued_faults.extend(kinds)
+
+    def _next_fault(self) -> str | None:
+        cfg = self.config
+        with self._lock:
+            if self._queued_faults:
+                return self._queued_faults.popleft()
+            for kind, rate in (
+                ("drop", cfg.drop_rate),
+                ("error", cfg.error_rate),
+                ("malformed", cfg.malformed_rate),
+                ("slow", cfg.slow_rate),
+            ):
+                if rate and self._fault_rng.random() < rate:
+                    return kind
+        return None
+
+    def _count(self, endpoint: str, reply: _Reply, key: str | None, fault: str | None) -> None:
+        with self._lock:
+            self.stats.calls[endpoint] += 1
+            self.stats.statuses[0 if reply.drop else reply.status] += 1
+            if fault:
+                self.stats.faults[fault] += 1
+            if reply.status == 429:
+                self.stats.rate_limited += 1
+            if key and reply.consumed:
+                self.stats.tokens_consumed[key] += reply.consumed
+
+    # --- request handling ------------------------------------------------------------
+
+    def respond(self, method: str, path: str, query: dict[str, str], body: bytes) -> _Reply:
+        fault = self._next_fault()
+        endpoint = path.strip("/")
+        key = query.get("key")
+        reply = self._respond(method, endpoint, key, query, body, fault)
+        self._count(endpoint, reply, key, fault)
+        return reply
+
+    def _respond(
+        self,
+        method: str,
+        endpoint: str,
+        key: str | None,
+        query: dict[str, str],
+        body: bytes,
+        fault: str | None,
+    ) -> _Reply:
+        if fault == "drop":
+            return _Reply(drop=True)
+        ledger = self._ledgers.get(key or "")
+        if ledger is None:
+            envelope = {
+                "tokensLeft": 0,
+                "refillIn": 0,
+                "refillRate": 0,
+                "tokenFlowReduction": 0.0,
+                "tokensConsumed": 0,
+                "timestamp": int(self.clock.time() * 1000),
+            }
+            error = {"type": "paymentRequired", "message": "invalid or expired API key"}
+            return _Reply(402, {**envelope, "error": error})
+        if fault == "error":
+            error = {"type": "internalServerError", "message": "simulated failure"}
+            return _Reply(500, {**ledger.envelope(0), "error": error})
+        if endpoint not in ("token", "product", "deal") or (method == "POST" and endpoint != "deal"):
+            error = {"type": "notFound", "message": f"unknown endpoint /{endpoint}"}
+            return _Reply(
+                404 if endpoint not in ("token", "product", "deal") else 405,
+                {**ledger.envelope(0), "error": error},
+            )
+        if endpoint == "token":
+            return _Reply(200, ledger.envelope(0))
+        now = unix_to_keepa_minutes(self.clock.time())
+        try:
+            if endpoint == "product":
+                result, cost = self._products(query, now)
+            else:
+                result, cost = self._deals(self._selection(method, query, body), now)
+        except BadParameter as exc:
+            error = {"type": "invalidParameter", "message": str(exc)}
+            return _Reply(400, {**ledger.envelope(0), "error": error})
+        if not ledger.try_charge(cost):
+            return _Reply(429, ledger.envelope(0))
+        reply = _Reply(200, {**result, **ledger.envelope(cost)}, consumed=cost)
+        reply.malformed = fault == "malformed"
+        if fault == "slow":
+            reply.delay = self.config.slow_seconds
+        return reply
+
+    def _products(self, query: dict[str, str], now: int) -> tuple[dict, int]:
+        _int_param(query, "domain", 1, 12, default=1)
+        raw_asins = query.get("asin")
+        if raw_asins is None:
+            raise BadParameter("the asin parameter is required (code lookups are not simulated)")
+        asins = list(dict.fromkeys(a.strip().upper() for a in raw_asins.split(",")))
+        if not asins or not all(_ASIN.match(a) for a in asins):
+            raise BadParameter("asin must be a comma-separated list of 10-character ASINs")
+        if len(asins) > 100:
+            raise BadParameter("at most 100 ASINs per request")
+        stats = _int_param(query, "stats", 0, 100_000, default=0)
+        history = _int_param(query, "history", 0, 1, default=1)
+        days = _int_param(query, "days", 1, 100_000, default=None)
+        offers = _int_param(query, "offers", 20, 100, default=None)
+        buybox = _int_param(query, "buybox", 0, 1, default=0)
+        update = _int_param(query, "update", -1, 1_000_000, default=None)
+        products, cost = [], 0
+        for asin in asins:
+            product = self.catalogue.get(asin)
+            if product is None:
+                continue
+            products.append(
+                product.to_json(
+                    now,
+                    stats_days=stats or None,
+                    history=bool(history),
+                    days=days,
+                    offers=offers,
+                    buybox=bool(buybox),
+                )
+            )
+            if offers:
+                cost += 6 * max(1, math.ceil(product.offers_found(offers) / 10))
+            else:
+                cost += 1 + (2 if buybox else 0)
+            if update == 0:
+                cost += 1
+        return {"products": products}, cost
+
+    @staticmethod
+    def _selection(method: str, query: dict[str, str], body: bytes) -> dict:
+        raw: Any
+        if method == "POST" and body:
+            try:
+                raw = json.loads(body)
+            except ValueError:
+                raise BadParameter("the POST body is not JSON") from None
+            if isinstance(raw, dict) and "selection" in raw:
+                raw = raw["selection"]
+        else:
+            raw = query.get("selection")
+            if raw is None:
+                raise BadParameter("the selection parameter is required")
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise BadParameter("selection is not valid JSON") from None
+        if not isinstance(raw, dict):
+            raise BadParameter("selection must be a JSON object")
+        return raw
+
+    def _deals(self, selection: dict, now: int) -> tuple[dict, int]:
+        page = _as_int(selection.get("page", 0), "page", 0, 10_000)
+        _as_int(selection.get("domainId", 1), "domainId", 1, 12)
+        price_types = selection.get("priceTypes", 0)
+        if not isinstance(price_types, list):
+            price_types = [price_types]
+        if len(price_types) != 1:
+            raise BadParameter("priceTypes must hold exactly one price type")
+        price_type = _as_int(price_types[0], "priceTypes", 0, CSV_SLOTS - 1)
+        date_range = _as_int(selection.get("dateRange", 0), "dateRange", 0, 3)
+        sort_type = _as_int(selection.get("sortType", 4), "sortType", -4, 4)
+        if sort_type == -1:
+            raise BadParameter("sortType 1 (deal age) is not invertible")
+        ranges_on = _as_bool(selection.get("isRangeEnabled", True))
+        filters_on = _as_bool(selection.get("isFilterEnabled", True))
+        ranges = {}
+        for name in _RANGE_NAMES:
+            value = selection.get(name)
+            if value is not None and ranges_on:
+                if not isinstance(value, list) or len(value) != 2:
+                    raise BadParameter(f"{name} must be [min, max]")
+                low, high = (_as_int(v, name, -1, 2**31 - 1) for v in value)
+                ranges[name] = (low, math.inf if high == -1 else high)
+        include = _int_list(selection.get("includeCategories"), "includeCategories") if filters_on else []
+        exclude = _int_list(selection.get("excludeCategories"), "excludeCategories") if filters_on else []
+        title_words = str(selection.get("titleSearch") or "").lower().split()
+
+        cache_key = json.dumps(
+            {k: v for k, v in selection.items() if k != "page"}, sort_keys=True, default=str
+        )
+        with self._lock:
+            cached = self._deal_cache.get(cache_key)
+        if cached is not None and now - cached[0] < DEAL_CACHE_SECONDS // 60:
+            found = cached[1]
+        else:
+            found = []
+            for product in self.catalogue:
+                deal = self.catalogue.deal(product, price_type, now)
+                if deal is None or deal["delta"][date_range][price_type] <= 0:
+                    continue
+                if include and not ({deal["rootCat"], *deal["categories"]} & set(include)):
+                    continue
+                if exclude and {deal["rootCat"], *deal["categories"]} & set(exclude):
+                    continue
+                if title_words and not all(w in deal["title"].lower() for w in title_words):
+                    continue
+                measures = {
+                    "currentRange": deal["current"][price_type],
+                    "deltaRange": deal["delta"][date_range][price_type],
+                    "deltaPercentRange": deal["deltaPercent"][date_range][price_type],
+                    "salesRankRange": deal["current"][SALES],
+                }
+                if any(
+                    not (low <= measures[name] <= high) or (name == "salesRankRange" and measures[name] < 0)
+                    for name, (low, high) in ranges.items()
+                ):
+                    continue
+                found.append(deal)
+            found.sort(key=_sort_key(sort_type, price_type, date_range))
+            with self._lock:
+                self._deal_cache[cache_key] = (now, found)
+        page_deals = found[page * DEAL_PAGE_SIZE : (page + 1) * DEAL_PAGE_SIZE]
+        categories = Counter(d["rootCat"] for d in found)
+        result = {
+            "deals": {
+                "dr": page_deals,
+                "categoryIds": list(categories),
+                "categoryNames": ["Books" for _ in categories],
+                "categoryCount": list(categories.values()),
+            }
+        }
+        return result, DEAL_PAGE_COST
+
+
+def _sort_key(sort_type: int, price_type: int, date_range: int):
+    """Keepa's sort orders: 1 newest first, 2 biggest delta, 3 best rank, 4 biggest percent;
+    negative values invert (ties by ASIN so pages are stable)."""
+    sign = -1 if sort_type < 0 else 1
+    kind = abs(sort_type) or 4
+    if kind == 1:
+        return lambda d: (-d["creationDate"], d["asin"])
+    if kind == 2:
+        return lambda d: (-sign * d["delta"][date_range][price_type], d["asin"])
+    if kind == 3:
+        return lambda d: (d["current"][SALES] < 0, sign * d["current"][SALES], d["asin"])
+    return lambda d: (-sign * d["deltaPercent"][date_range][price_type], d["asin"])
+
+
+def _as_int(value: Any, name: str, low: int, high: int) -> int:
+    """Keepa accepts numbers sent as strings in a selection."""
+    if isinstance(value, bool):
+        raise BadParameter(f"{name} must be an integer")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise BadParameter(f"{name} must be an integer") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not low <= value <= high:
+        raise BadParameter(f"{name} must be an integer between {low} and {high}")
+    return value
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _int_list(value: Any, name: str) -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadParameter(f"{name} must be a list of category ids")
+    return [_as_int(v, name, 0, 2**63 - 1) for v in value]
+
+
+def _int_param(query: dict[str, str], name: str, low: int, high: int, *, default: int | None) -> int | None:
+    if name not in query or query[name] == "":
+        return default
+    return _as_int(query[name], name, low, high)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: KeepaSimulator
+    protocol_version = "HTTP/1.1"
+    server_version = "KeepaSimulator/1.0"
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        started = time.monotonic()
+        sim = self.simulator
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if sim.config.latency_ms:
+            sim._stopping.wait(sim.config.latency_ms / 1000)
+        reply = sim.respond(method, parts.path, query, body)
+        logger.info(
+            "%s %s -> %s (%s tokens)",
+            method,
+            redact(parts.path, ""),
+            "dropped" if reply.drop else reply.status,
+            reply.consumed,
+        )
+        if reply.drop:
+            self.close_connection = True
+            return
+        payload = dict(reply.payload or {})
+        payload["processingTimeInMs"] = int((time.monotonic() - started) * 1000)
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        if reply.malformed:
+            data = data[: max(1, len(data) // 2)]
+        if reply.delay:
+            sim._stopping.wait(reply.delay)
+        headers = {"Content-Type": "application/json;charset=UTF-8"}
+        if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            data = gzip.compress(data, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        try:
+            self.send_response(reply.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (timeout): nothing to tell it
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug(redact(format % args, ""))
