@@ -490,7 +490,8 @@ class _Builder:
             if drop >= anchor:
                 break
             t = max(drop, flat[-2] + 1)
-            rank = max(900, min(int(rank * 0.6), int(base * rng.uniform(0.12, 0.45))))
+            target = int(base * rng.uniform(0.12, 0.45))
+            rank = target if target < rank else max(int(base * 0.05), int(rank * 0.9))
             flat += (t, rank)
         return flat
 

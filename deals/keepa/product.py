@@ -40,6 +40,9 @@ def keepa_minutes_to_datetime(t: int) -> datetime:
 
 
 def datetime_to_keepa_minutes(moment: datetime) -> int:
+    """Naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return int((moment - _EPOCH).total_seconds() // 60)
 
 
