@@ -179,7 +179,7 @@ def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
     stats = snapshot.stats
 
     sales = infer_sales(snapshot, now_minutes)
-    kept_prices, removed = remove_outliers([s.price_cents for s in sales])
+    _kept, removed = remove_outliers([s.price_cents for s in sales])
     removed_left = Counter(removed)
     clean: list[InferredSale] = []
     for sale in sales:

@@ -613,7 +613,7 @@ class Catalogue:
                 if mean > 0 and v[-1] > 0:
                     row_delta[index] = mean - v[-1]
                     row_pct[index] = _div_half_even(100 * (mean - v[-1]), mean)
-            dropped = dropped or row_delta[price_type] > 0
+            dropped = dropped or row_pct[price_type] > 0
             avg.append(row_avg)
             delta.append(row_delta)
             delta_percent.append(row_pct)

@@ -397,7 +397,7 @@ class KeepaSimulator:
             found = []
             for product in self.catalogue:
                 deal = self.catalogue.deal(product, price_type, now)
-                if deal is None or deal["delta"][date_range][price_type] <= 0:
+                if deal is None or deal["deltaPercent"][date_range][price_type] <= 0:
                     continue
                 if include and not ({deal["rootCat"], *deal["categories"]} & set(include)):
                     continue

@@ -58,7 +58,8 @@ def clock():
 
 @pytest.fixture
 def sim(clock):
-    with KeepaSimulator(SimulatorConfig(keys={KEY: 5}, clock=clock, products=60, slow_seconds=2)) as simulator:
+    config = SimulatorConfig(keys={KEY: 5}, clock=clock, products=60, slow_seconds=2)
+    with KeepaSimulator(config) as simulator:
         yield simulator
 
 
@@ -193,7 +194,8 @@ def test_a_refused_reservation_never_reaches_keepa(sim, clock):
     with pytest.raises(NotEnoughTokens) as caught:
         client.products(known_asins(sim, 3))
 
-    assert (caught.value.wait_seconds, caught.value.reading, caught.value.reason) == (42.0, None, "recharging")
+    error = caught.value
+    assert (error.wait_seconds, error.reading, error.reason) == (42.0, None, "recharging")
     assert sim.stats.calls["product"] == 0
     assert bucket.settled == []
 
