@@ -25,12 +25,14 @@ half to even, to the cent.
 from __future__ import annotations
 
 import calendar
+import math
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from deals.keepa.product import (
     AMAZON,
@@ -90,7 +92,8 @@ def remove_outliers(prices: list[int]) -> tuple[list[int], list[int]]:
     ordered = sorted(prices)
     q1, q3 = _quartile(ordered, Fraction(1, 4)), _quartile(ordered, Fraction(3, 4))
     spread = (q3 - q1) * Fraction(3, 2)
-    low, high = q1 - spread, q3 + spread
+    # Prices are integers, so the exact fractional bounds tighten to integers (fast compares).
+    low, high = math.ceil(q1 - spread), math.floor(q3 + spread)
     kept = [p for p in prices if low <= p <= high]
     removed = [p for p in prices if not low <= p <= high]
     return kept, removed
@@ -252,13 +255,19 @@ def _list_at_from_sales(clean: list[InferredSale]) -> tuple[int | None, str | No
         return median_cents([s.price_cents for s in clean]), None
     by_month: dict[int, list[int]] = defaultdict(list)
     for sale in clean:
-        by_month[sale.at.month].append(sale.price_cents)
+        by_month[_month_of_day(sale.at_minutes // DAY)].append(sale.price_cents)
     medians = {month: median_cents(prices) for month, prices in by_month.items()}
     peak = max(by_month, key=lambda m: (medians[m], len(by_month[m]), -m))
     prices = by_month[peak]
     counts = Counter(prices).most_common()
     single_mode = len(counts) == 1 or counts[0][1] > counts[1][1]
     return (counts[0][0] if single_mode else medians[peak]), calendar.month_name[peak]
+
+
+@lru_cache(maxsize=4096)
+def _month_of_day(keepa_day: int) -> int:
+    """Calendar month of a Keepa day; cached, as every product's sales fall in the same two years."""
+    return keepa_minutes_to_datetime(keepa_day * DAY).month
 
 
 def _amazon_ceiling(snapshot: ProductSnapshot) -> int | None:
