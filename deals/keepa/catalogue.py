@@ -31,6 +31,9 @@ TEXTBOOKS_CATEGORY = 465600
 AMAZON, NEW, USED, SALES, LISTPRICE = 0, 1, 2, 3, 4
 COUNT_NEW, COUNT_USED, RATING, COUNT_REVIEWS, USED_GOOD_SHIPPING = 11, 12, 16, 17, 21
 AWKWARD_KINDS = ("no_used", "no_sales", "short", "absurd", "empty")
+# Histories run this far past the catalogue's start time and are revealed as the clock
+# advances, so prices move, books sell and new deals appear during a demo or a long test.
+FUTURE = 30 * DAY
 
 _SUBJECTS = {
     "Calculus": 13946,
@@ -120,8 +123,16 @@ class CatalogueProduct:
     csv: list[list[int] | None]
     _series: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False)
 
-    def series(self, index: int) -> tuple[list[int], list[int]]:
-        """(times, values) of one csv slot; shipping triples summed as Keepa's clients do."""
+    def series(self, index: int, now: int) -> tuple[list[int], list[int]]:
+        """(times, values) of one csv slot as known at ``now`` (histories run into the future so
+        the catalogue keeps changing as the clock advances); triples summed as clients do."""
+        times, values = self._full_series(index)
+        known = bisect_right(times, now)
+        if known == len(times):
+            return times, values
+        return times[:known], values[:known]
+
+    def _full_series(self, index: int) -> tuple[list[int], list[int]]:
         cached = self._series.get(index)
         if cached is None:
             raw = self.csv[index] or []
@@ -135,17 +146,31 @@ class CatalogueProduct:
             cached = self._series[index] = (times, values)
         return cached
 
-    def current(self, index: int) -> int:
-        values = self.series(index)[1]
+    def current(self, index: int, now: int) -> int:
+        values = self.series(index, now)[1]
         return values[-1] if values else -1
 
-    def offer_count(self) -> int:
-        return max(0, self.current(COUNT_NEW)) + max(0, self.current(COUNT_USED))
+    def offer_count(self, now: int) -> int:
+        return max(0, self.current(COUNT_NEW, now)) + max(0, self.current(COUNT_USED, now))
+
+    def csv_at(self, now: int) -> list[list[int] | None]:
+        """The csv as Keepa would have it at ``now``: points after ``now`` are not known yet."""
+        result: list[list[int] | None] = []
+        for index, entry in enumerate(self.csv):
+            if not entry:
+                result.append(entry)
+                continue
+            step = 3 if index in TRIPLE_SLOTS else 2
+            known = len(self.series(index, now)[0])
+            result.append(entry if known * step == len(entry) else entry[: known * step] or None)
+        return result
 
     def last_update_at(self, now: int) -> int:
-        """Keepa keeps re-checking products: lastUpdate follows the clock at a per-product lag."""
-        lag = int(self.asin[:9]) % 600 if self.asin[:9].isdigit() else 300
-        return max(self.last_update, now - lag)
+        """Keepa re-checks each product on its own period (1 to 12 hours here)."""
+        if now <= self.last_update:
+            return self.last_update
+        period = 60 + (int(self.asin[:9]) if self.asin[:9].isdigit() else 300) % 660
+        return now - (now - self.last_update) % period
 
     def to_json(
         self,
@@ -157,15 +182,13 @@ class CatalogueProduct:
         offers: int | None,
         buybox: bool,
     ) -> dict[str, Any]:
-        csv: list[list[int] | None]
+        csv = self.csv_at(now)
         if not history:
             csv = [None] * CSV_SLOTS
         elif days:
-            csv = [_trim(entry, i, now - days * DAY) for i, entry in enumerate(self.csv)]
-        else:
-            csv = list(self.csv)
+            csv = [_trim(entry, i, now - days * DAY) for i, entry in enumerate(csv)]
         last_change = max(
-            (self.series(i)[0][-1] for i in (AMAZON, NEW, USED) if self.series(i)[0]),
+            (self.series(i, now)[0][-1] for i in (AMAZON, NEW, USED) if self.series(i, now)[0]),
             default=self.tracking_since,
         )
         product: dict[str, Any] = {
@@ -206,7 +229,7 @@ class CatalogueProduct:
             "buyBoxSellerIdHistory": None,
             "isAdultProduct": False,
             "newPriceIsMAP": False,
-            "availabilityAmazon": 0 if self.current(AMAZON) > 0 else -1,
+            "availabilityAmazon": 0 if self.current(AMAZON, now) > 0 else -1,
         }
         if stats_days:
             product["stats"] = compute_stats(self, now, stats_days)
@@ -216,14 +239,14 @@ class CatalogueProduct:
             product["buyBoxSellerIdHistory"] = []
         return product
 
-    def offers_found(self, offers: int) -> int:
-        return min(offers, self.offer_count())
+    def offers_found(self, offers: int, now: int) -> int:
+        return min(offers, self.offer_count(now))
 
     def _offers(self, now: int, limit: int) -> tuple[list[dict], list[int]]:
-        found = self.offers_found(limit)
-        used_price = max(0, self.current(USED))
-        new_price = max(0, self.current(NEW))
-        used_count = max(0, self.current(COUNT_USED))
+        found = self.offers_found(limit, now)
+        used_price = max(0, self.current(USED, now))
+        new_price = max(0, self.current(NEW, now))
+        used_count = max(0, self.current(COUNT_USED, now))
         result = []
         for n in range(found):
             is_used = n < used_count
@@ -335,7 +358,9 @@ def compute_stats(product: CatalogueProduct, now: int, days: int) -> dict[str, A
     for index, entry in enumerate(product.csv):
         if not entry:
             continue
-        times, values = product.series(index)
+        times, values = product.series(index, now)
+        if not times:
+            continue
         stats["current"][index] = values[-1]
         for name, span in (("avg", days), ("avg30", 30), ("avg90", 90), ("avg180", 180), ("avg365", 365)):
             stats[name][index] = window_mean(times, values, now - span * DAY, now)
@@ -348,7 +373,7 @@ def compute_stats(product: CatalogueProduct, now: int, days: int) -> dict[str, A
         stats["outOfStockPercentageInInterval"][index] = _out_of_stock_percent(times, values, interval, now)
         stats["outOfStockPercentage30"][index] = _out_of_stock_percent(times, values, now - 30 * DAY, now)
         stats["outOfStockPercentage90"][index] = _out_of_stock_percent(times, values, now - 90 * DAY, now)
-    rank_times, rank_values = product.series(SALES)
+    rank_times, rank_values = product.series(SALES, now)
     for span in (30, 90, 180, 365):
         stats[f"salesRankDrops{span}"] = (
             rank_drops(rank_times, rank_values, now - span * DAY) if rank_times else -1
@@ -389,6 +414,7 @@ class _Builder:
         self.anchor = anchor
         self.months = months
         self.kind = kind
+        self.horizon = anchor + FUTURE
         self.textbook = kind == "absurd" or rng.random() < 0.65
         if kind == "short":
             self.start = anchor - rng.randint(6, 20) * DAY
@@ -471,23 +497,23 @@ class _Builder:
         return flat
 
     def _rank(self, sale_times: list[int]) -> list[int]:
-        rng, anchor = self.rng, self.anchor
+        rng, horizon = self.rng, self.horizon
         base = int(2_500_000 / (self.used_rate + self.new_rate + 0.5) * rng.uniform(0.7, 1.3))
         ceiling = base * 3
         rank, t = base, self.start
         flat = [t, rank]
         drops = sorted(s + rng.randint(20, 30 * 60) for s in sale_times)
-        drops.append(anchor + YEAR)  # sentinel: drift until the anchor after the last sale
+        drops.append(horizon + YEAR)  # sentinel: drift until the horizon after the last sale
         for drop in drops:
             while True:
                 t += 2 * DAY + int(rng.random() * 3 * DAY)
-                if t >= drop or t >= anchor:
+                if t >= drop or t >= horizon:
                     break
                 rank = int(rank * (1.04 + 0.14 * rng.random()))
                 if rank > ceiling:
                     rank = ceiling
                 flat += (t, rank)
-            if drop >= anchor:
+            if drop >= horizon:
                 break
             t = max(drop, flat[-2] + 1)
             target = int(base * rng.uniform(0.12, 0.45))
@@ -496,32 +522,39 @@ class _Builder:
         return flat
 
     def build(self) -> list[list[int] | None]:
-        rng, anchor = self.rng, self.anchor
+        rng, anchor, horizon = self.rng, self.anchor, self.horizon
         csv: list[list[int] | None] = [None] * CSV_SLOTS
         if self.kind == "empty":
             return csv
-        is_deal = self.kind == "ordinary" and rng.random() < 0.45
-        deal_at = anchor - rng.randint(60, 3 * DAY) if is_deal else anchor
+        # A cheap used copy is listed: already (45%), or later as the clock runs (25%).
+        roll, deal_at = rng.random(), None
+        if self.kind == "ordinary" and roll < 0.45:
+            deal_at = anchor - rng.randint(60, 3 * DAY)
+        elif self.kind == "ordinary" and roll < 0.7:
+            deal_at = anchor + rng.randint(60, FUTURE)
+        used_until = horizon if deal_at is None else deal_at
         has_used = self.kind != "no_used"
 
-        used = self._prices(1.0, 5.0, deal_at) if has_used else []
-        if is_deal:
+        used = self._prices(1.0, 5.0, used_until) if has_used else []
+        if deal_at is not None:
             used += (deal_at, max(199, int(self.base * rng.uniform(0.3, 0.55)) // 100 * 100 + 49))
-        used_sales = self._sale_times(self.used_rate, deal_at) if has_used else []
-        new_sales = self._sale_times(self.new_rate, anchor)
+        used_sales = self._sale_times(self.used_rate, used_until) if has_used else []
+        new_sales = self._sale_times(self.new_rate, horizon)
         all_sales = []
         if has_used:
             csv[USED] = used
             csv[USED_GOOD_SHIPPING] = [v for i in range(0, len(used), 2) for v in (used[i], used[i + 1], 399)]
-            csv[COUNT_USED], used_sales = self._counts(used_sales, self.used_rate, anchor, rng.randint(2, 14))
+            csv[COUNT_USED], used_sales = self._counts(
+                used_sales, self.used_rate, horizon, rng.randint(2, 14)
+            )
             all_sales += used_sales
-        csv[NEW] = self._prices(1.55, 8.0, anchor, spread=0.08)
-        csv[COUNT_NEW], new_sales = self._counts(new_sales, self.new_rate, anchor, rng.randint(1, 6))
+        csv[NEW] = self._prices(1.55, 8.0, horizon, spread=0.08)
+        csv[COUNT_NEW], new_sales = self._counts(new_sales, self.new_rate, horizon, rng.randint(1, 6))
         all_sales += new_sales
         if self.kind != "absurd" and rng.random() < 0.55:
             cheap = rng.random() < 0.18  # Amazon itself sells cheaply: List at hits the ceiling
             amazon = self._prices(
-                rng.uniform(0.95, 1.1) if cheap else rng.uniform(1.6, 2.1), 25.0, anchor, 0.05
+                rng.uniform(0.95, 1.1) if cheap else rng.uniform(1.6, 2.1), 25.0, horizon, 0.05
             )
             for j in range(1, len(amazon) - 2, 2):
                 if rng.random() < 0.12:
@@ -548,7 +581,13 @@ def _title(rng: random.Random, textbook: bool) -> tuple[str, int]:
     return rng.choice(_TRADE_PATTERNS).format(a=a, b=b) + ": A Novel", 17
 
 
-def build_product(seed: int, index: int, anchor: int, months: _Months) -> CatalogueProduct:
+def _months_around(anchor: int) -> _Months:
+    return _Months(anchor - 3 * YEAR - 10 * DAY, anchor + 2 * YEAR)
+
+
+def build_product(seed: int, index: int, anchor: int, months: _Months | None = None) -> CatalogueProduct:
+    """Product ``index`` of catalogue ``seed`` (independent of the catalogue's size)."""
+    months = months or _months_around(anchor)
     rng = random.Random(seed * 1_000_003 + index)
     kind = AWKWARD_KINDS[(index // 10) % len(AWKWARD_KINDS)] if index % 10 == 9 else "ordinary"
     asin = _isbn10(rng)
@@ -596,10 +635,10 @@ class Catalogue:
         ``delta``/``deltaPercent`` are positive for a drop (average minus current), indexed
         [date range][price type] like Keepa's: day (48 h, as Keepa notes), week, month, 90 days.
         """
-        times, values = product.series(price_type)
+        times, values = product.series(price_type, now)
         if not times or values[-1] <= 0:
             return None
-        current = [product.current(i) if product.csv[i] else -1 for i in range(CSV_SLOTS)]
+        current = [product.current(i, now) if product.csv[i] else -1 for i in range(CSV_SLOTS)]
         avg, delta, delta_percent = [], [], []
         dropped = False
         for span in (2 * DAY, 7 * DAY, 31 * DAY, 90 * DAY):
@@ -607,7 +646,7 @@ class Catalogue:
             for index in {price_type, AMAZON, NEW, USED, SALES}:
                 if not product.csv[index]:
                     continue
-                t, v = product.series(index)
+                t, v = product.series(index, now)
                 mean = window_mean(t, v, now - span, now)
                 row_avg[index] = mean
                 if mean > 0 and v[-1] > 0:
@@ -644,5 +683,5 @@ class Catalogue:
 @lru_cache(maxsize=8)
 def build_catalogue(seed: int, count: int, anchor: int) -> Catalogue:
     """Deterministic for (seed, count, anchor); cached because tests start many simulators."""
-    months = _Months(anchor - 3 * YEAR - 10 * DAY, anchor + 2 * YEAR)
+    months = _months_around(anchor)
     return Catalogue([build_product(seed, i, anchor, months) for i in range(count)], anchor)

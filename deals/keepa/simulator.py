@@ -242,9 +242,29 @@ class KeepaSimulator:
         fault = self._next_fault()
         endpoint = path.strip("/")
         key = query.get("key")
-        reply = self._respond(method, endpoint, key, query, body, fault)
+        try:
+            reply = self._respond(method, endpoint, key, query, body, fault)
+        except Exception as exc:  # a simulator bug must still answer like Keepa, never hang up
+            logger.error(
+                "simulator failure on /%s: %s: %s", endpoint, type(exc).__name__, redact(str(exc), key or "")
+            )
+            error = {"type": "internalServerError", "message": "simulator failure"}
+            reply = _Reply(500, {**self._envelope(key, 0), "error": error})
         self._count(endpoint, reply, key, fault)
         return reply
+
+    def _envelope(self, key: str | None, consumed: int) -> dict:
+        ledger = self._ledgers.get(key or "")
+        if ledger is not None:
+            return ledger.envelope(consumed)
+        return {
+            "tokensLeft": 0,
+            "refillIn": 0,
+            "refillRate": 0,
+            "tokenFlowReduction": 0.0,
+            "tokensConsumed": 0,
+            "timestamp": int(self.clock.time() * 1000),
+        }
 
     def _respond(
         self,
@@ -259,16 +279,8 @@ class KeepaSimulator:
             return _Reply(drop=True)
         ledger = self._ledgers.get(key or "")
         if ledger is None:
-            envelope = {
-                "tokensLeft": 0,
-                "refillIn": 0,
-                "refillRate": 0,
-                "tokenFlowReduction": 0.0,
-                "tokensConsumed": 0,
-                "timestamp": int(self.clock.time() * 1000),
-            }
             error = {"type": "paymentRequired", "message": "invalid or expired API key"}
-            return _Reply(402, {**envelope, "error": error})
+            return _Reply(402, {**self._envelope(None, 0), "error": error})
         if fault == "error":
             error = {"type": "internalServerError", "message": "simulated failure"}
             return _Reply(500, {**ledger.envelope(0), "error": error})
@@ -329,7 +341,7 @@ class KeepaSimulator:
                 )
             )
             if offers:
-                cost += 6 * max(1, math.ceil(product.offers_found(offers) / 10))
+                cost += 6 * max(1, math.ceil(product.offers_found(offers, now) / 10))
             else:
                 cost += 1 + (2 if buybox else 0)
             if update == 0:
@@ -499,8 +511,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.simulator
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        length = self.headers.get("Content-Length") or "0"
+        body = self.rfile.read(int(length)) if length.isdigit() and int(length) > 0 else b""
         if sim.config.latency_ms:
             sim._stopping.wait(sim.config.latency_ms / 1000)
         reply = sim.respond(method, parts.path, query, body)

@@ -62,6 +62,12 @@ class KeepaTokenLedger:
             self._balance -= cost
             return True
 
+    def set_balance(self, balance: int) -> None:
+        """For tests and demos: put the bucket in a given state (refill timing unchanged)."""
+        with self._lock:
+            self._apply_refills()
+            self._balance = balance
+
     def set_refill_rate(self, refill_rate: int) -> None:
         """A plan change: the new rate applies from the next refill."""
         with self._lock:

@@ -31,6 +31,7 @@ from deals.keepa.token_rules import KeepaTokenLedger
 from tokens.clock import FakeClock
 
 KEY = "sim-key"
+NOW = unix_to_keepa_minutes(FakeClock().time())
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_token_rules(clock, start, advance, cost, allowed, after):
 
 
 def test_429_carries_the_envelope_and_charges_nothing(sim, clock):
-    sim.ledger(KEY).try_charge(305)  # 300 -> -5
+    sim.ledger(KEY).set_balance(-5)
 
     refused = get(sim, "product", asin=sim.catalogue.products[0].asin)
 
@@ -91,8 +92,8 @@ def test_429_carries_the_envelope_and_charges_nothing(sim, clock):
     assert get(sim, "product", asin=sim.catalogue.products[0].asin).json()["tokensLeft"] == 4
 
 
-def _expected_offer_cost(product, offers):
-    found = min(offers, product.offer_count())
+def _expected_offer_cost(product, offers, now):
+    found = min(offers, product.offer_count(now))
     return 6 * max(1, -(-found // 10))
 
 
@@ -104,7 +105,7 @@ def _expected_offer_cost(product, offers):
         ("product", {"buybox": 1}, lambda asins: 3 * 3),
         ("product", {"update": 0}, lambda asins: 3 * 2),
         ("product", {"update": 48}, lambda asins: 3),
-        ("product", {"offers": 20}, lambda asins: sum(_expected_offer_cost(p, 20) for p in asins)),
+        ("product", {"offers": 20}, lambda asins: sum(_expected_offer_cost(p, 20, NOW) for p in asins)),
         ("deal", {"selection": '{"priceTypes":[2],"page":0}'}, lambda asins: 5),
         ("deal", {"selection": '{"priceTypes":[2],"page":99}'}, lambda asins: 5),
     ],
@@ -124,7 +125,7 @@ def test_costs(sim, endpoint, params, cost):
 def test_offers_add_offer_objects(sim):
     product = sim.catalogue.products[0]
     found = get(sim, "product", asin=product.asin, offers=20).json()["products"][0]
-    assert len(found["offers"]) == min(20, product.offer_count())
+    assert len(found["offers"]) == min(20, product.offer_count(NOW))
 
 
 # --- errors always carry the envelope -------------------------------------------------
@@ -233,8 +234,23 @@ def test_products_are_keepa_shaped(sim, clock):
         assert len(product["stats"]["current"]) == 36 and "salesRankDrops30" in product["stats"]
         assert product["fbaFees"]["pickAndPackFee"] > 0 and product["referralFeePercentage"] == 15.0
     before = products[0]["lastUpdate"]
-    clock.advance(3 * 3600)
+    clock.advance(13 * 3600)  # longer than any product's update period
     assert get(sim, "product", asin=products[0]["asin"]).json()["products"][0]["lastUpdate"] > before
+
+
+def test_the_catalogue_keeps_changing_as_the_clock_advances(sim, clock):
+    first = deal_page(sim, priceTypes=[2], dateRange=1, sortType=1)
+    product = sim.catalogue.products[0]
+    before = get(sim, "product", asin=product.asin).json()["products"][0]["csv"]
+
+    clock.advance(20 * 24 * 3600)
+    later = deal_page(sim, priceTypes=[2], dateRange=1, sortType=1)
+    after = get(sim, "product", asin=product.asin).json()["products"][0]["csv"]
+
+    newest_before = max(d["creationDate"] for d in first)
+    fresh = [d for d in later if d["creationDate"] > newest_before]
+    assert len(fresh) >= 10 and {d["asin"] for d in fresh} - {d["asin"] for d in first}
+    assert len(after[3]) > len(before[3]) and after[3][: len(before[3])] == before[3]
 
 
 def test_history_days_and_no_history(sim):
@@ -287,10 +303,7 @@ def test_stats_are_time_weighted_means_that_skip_gaps():
 
 
 def test_building_one_product_needs_no_catalogue():
-    from deals.keepa.catalogue import _Months
-
-    months = _Months(ANCHOR - 4 * 365 * DAY, ANCHOR)
-    assert build_product(1, 3, ANCHOR, months).asin == build_catalogue(1, 5, ANCHOR).products[3].asin
+    assert build_product(1, 3, ANCHOR).csv == build_catalogue(1, 5, ANCHOR).products[3].csv
 
 
 # --- the management command -------------------------------------------------------------
