@@ -6,6 +6,13 @@ It speaks Keepa's wire format closely enough for the ``keepa`` PyPI client: ``/t
 asked, 402 for unknown keys, 400 ``invalidParameter`` for bad parameters, 404 for unknown
 endpoints. Tokens follow ``KeepaTokenLedger`` (one per key) on the injected clock.
 
+``/deal`` honours ``page``, ``priceTypes``, ``dateRange``, ``sortType`` (1 newest first, 2
+delta, 3 sales rank, 4 percent; negative inverts), the ranges (``currentRange``, ``deltaRange``,
+``deltaPercentRange``, ``salesRankRange``: applied unless ``isRangeEnabled`` is false),
+``includeCategories``/``excludeCategories``/``titleSearch``/``must(Not)HaveAmazonOffer``
+(applied unless ``isFilterEnabled`` is false); other filters are accepted and ignored. A
+result list is cached for two minutes of clock time, as Keepa does, so paging is stable.
+
 Faults are injected before the request is processed: ``drop`` closes the connection without
 an answer, ``error`` answers 500 (nothing charged); ``malformed`` and ``slow`` happen after
 processing (charged, as Keepa would have done the work): a truncated JSON body, or an answer
@@ -29,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from deals.keepa.catalogue import SALES, Catalogue, build_catalogue, unix_to_keepa_minutes
+from deals.keepa.catalogue import AMAZON, SALES, Catalogue, build_catalogue, unix_to_keepa_minutes
 from deals.keepa.product import CSV_SLOTS
 from deals.keepa.redaction import redact
 from deals.keepa.token_rules import KeepaTokenLedger
@@ -397,6 +404,8 @@ class KeepaSimulator:
         include = _int_list(selection.get("includeCategories"), "includeCategories") if filters_on else []
         exclude = _int_list(selection.get("excludeCategories"), "excludeCategories") if filters_on else []
         title_words = str(selection.get("titleSearch") or "").lower().split()
+        amazon_must = filters_on and _as_bool(selection.get("mustHaveAmazonOffer", False))
+        amazon_not = filters_on and _as_bool(selection.get("mustNotHaveAmazonOffer", False))
 
         cache_key = json.dumps(
             {k: v for k, v in selection.items() if k != "page"}, sort_keys=True, default=str
@@ -416,6 +425,9 @@ class KeepaSimulator:
                 if exclude and {deal["rootCat"], *deal["categories"]} & set(exclude):
                     continue
                 if title_words and not all(w in deal["title"].lower() for w in title_words):
+                    continue
+                amazon_offer = deal["current"][AMAZON] > 0
+                if (amazon_must and not amazon_offer) or (amazon_not and amazon_offer):
                     continue
                 measures = {
                     "currentRange": deal["current"][price_type],

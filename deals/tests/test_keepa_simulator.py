@@ -190,6 +190,8 @@ def test_deal_filters(sim):
     textbooks = deal_page(sim, **base, includeCategories=[465600])
     assert textbooks and all(465600 in d["categories"] for d in textbooks)
     assert not deal_page(sim, **base, includeCategories=[1])
+    no_amazon = deal_page(sim, **base, mustNotHaveAmazonOffer=True)
+    assert no_amazon and all(d["current"][0] <= 0 for d in no_amazon)
     week = deal_page(sim, priceTypes=[2], dateRange=1)
     assert all(d["deltaPercent"][1][2] > 0 for d in week)
 
