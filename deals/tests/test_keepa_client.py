@@ -134,6 +134,13 @@ def test_cost_estimate_follows_keepa_rules_conservatively(kwargs, expected):
 # --- 4xx ------------------------------------------------------------------------------
 
 
+def test_bad_asin_lists_are_refused_before_any_call(client, sim, bucket):
+    for asins in ([], [""], ["0000000001"] * 101):
+        with pytest.raises(InvalidParameter):
+            client.products(asins)
+    assert bucket.reserved == [] and sim.stats.calls["product"] == 0
+
+
 def test_400_is_invalid_parameter_with_the_reading(client, bucket):
     with pytest.raises(InvalidParameter) as caught:
         client.products(["not-an-asin"])

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.management import CommandError, call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deals.keepa.analytics import analyse
 from deals.keepa.catalogue import (
@@ -349,3 +351,44 @@ def test_command_serves_until_interrupted():
         _, errors = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "GET /token -> 402" in errors and "key=" not in errors
+
+
+# --- bad input is a 400, never a 500 ------------------------------------------------------
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=6)
+selections = st.dictionaries(
+    st.sampled_from(
+        ["page", "priceTypes", "dateRange", "sortType", "salesRankRange", "deltaPercentRange",
+         "includeCategories", "isRangeEnabled", "isFilterEnabled", "domainId", "titleSearch"]
+    ),
+    json_scalars | st.lists(json_scalars, max_size=3),
+    max_size=6,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_sim():
+    with KeepaSimulator(SimulatorConfig(keys={KEY: 5}, clock=FakeClock(), products=30)) as simulator:
+        simulator.ledger(KEY).set_balance(10**9)
+        yield simulator
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(selection=selections)
+def test_any_deal_selection_is_answered_200_or_400(small_sim, selection):
+    response = get(small_sim, "deal", selection=json.dumps(selection))
+    assert response.status_code in (200, 400), response.text
+    assert "tokensLeft" in response.json()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["asin", "stats", "days", "offers", "buybox", "update", "history", "domain"]),
+        st.text(max_size=12),
+        max_size=5,
+    )
+)
+def test_any_product_parameters_are_answered_200_or_400(small_sim, params):
+    response = get(small_sim, "product", **params)
+    assert response.status_code in (200, 400), response.text
