@@ -7,6 +7,7 @@ simulator when ``KEEPA_API_KEY`` is unset. Production sets ``DEBUG=0``, ``SECRET
 """
 
 import os
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,6 +105,11 @@ if os.environ.get("DATABASE_TEST_NAME"):
     # Lets several test runs share one PostgreSQL server without clobbering each other.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's in-memory default, so worker processes in end-to-end tests can
+    # share the test database; one per test process so parallel runs never collide.
+    DATABASES["default"].setdefault(
+        "TEST", {"NAME": str(Path(tempfile.gettempdir()) / f"dealsite-test-{os.getpid()}.sqlite3")}
+    )
     # Workers and the web server write concurrently; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
