@@ -1,1 +1,299 @@
-# Create your models here.
+"""The deal domain's tables.
+
+Money is integer cents and percentages are Decimal; database constraints make impossible
+rows impossible whichever path writes them. ``Deal.objects`` is unfiltered so staff can see
+and repair zombies; ``displayable()`` is the one zombie rule, applied in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+ASIN_PATTERN = r"^[0-9A-Z]{10}$"
+MARGIN_FLOOR = -10000  # percent: costs a hundred times the List at is nonsense, not a deal
+
+
+class Quality(models.TextChoices):
+    COMPLETE = "complete", "Complete"
+    INCOMPLETE = "incomplete", "Incomplete"
+    UNREPAIRABLE = "unrepairable", "Unrepairable"
+
+
+#: THE zombie rule: what the API, the dashboard, the admin filter and diagnostics show.
+DISPLAYABLE = Q(
+    quality=Quality.COMPLETE,
+    expired_at__isnull=True,
+    profit_cents__gt=0,
+    list_at_cents__gt=0,
+    one_year_avg_cents__gt=0,
+)
+
+
+class DealQuerySet(models.QuerySet):
+    def displayable(self) -> DealQuerySet:
+        return self.filter(DISPLAYABLE)
+
+    def zombies(self) -> DealQuerySet:
+        """Live deals the rule hides (expired ones are hidden on purpose, not zombies)."""
+        return self.filter(expired_at__isnull=True).exclude(DISPLAYABLE)
+
+    def incomplete(self, *, now: datetime | None = None) -> DealQuerySet:
+        """What the repair job must fix: hidden for missing or nonsensical data, not given up
+        on, not expired, and due for another attempt."""
+        now = now or timezone.now()
+        missing = (
+            Q(quality=Quality.INCOMPLETE)
+            | Q(list_at_cents__isnull=True)
+            | Q(one_year_avg_cents__isnull=True)
+            | Q(profit_cents__isnull=True)
+            | Q(price_now_cents__isnull=True)
+        )
+        return (
+            self.filter(missing, expired_at__isnull=True)
+            .exclude(quality=Quality.UNREPAIRABLE)
+            .filter(Q(next_repair_at__isnull=True) | Q(next_repair_at__lte=now))
+        )
+
+
+def _non_negative(*fields: str) -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
+            name=f"deal_{name}_not_negative",
+        )
+        for name in fields
+    ]
+
+
+def _positive(*fields: str) -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gt": 0}), name=f"deal_{name}_positive"
+        )
+        for name in fields
+    ]
+
+
+class Deal(models.Model):
+    """One ASIN and everything the dashboard shows about buying it used and reselling it."""
+
+    Quality = Quality
+
+    asin = models.CharField("ASIN", max_length=10, unique=True)
+    title = models.CharField(max_length=500, blank=True)
+    category = models.CharField(max_length=200, blank=True)
+    category_id = models.BigIntegerField(null=True, blank=True)
+    binding = models.CharField(max_length=100, blank=True)
+    condition = models.CharField(max_length=40, default="Used")
+    sales_rank = models.PositiveIntegerField(null=True, blank=True)
+    sales_rank_drops_30 = models.PositiveIntegerField("rank drops (30 d)", null=True, blank=True)
+    used_offer_count = models.PositiveIntegerField(null=True, blank=True)
+    peak_season = models.CharField(max_length=20, blank=True)
+    amazon_sells = models.BooleanField(default=False, help_text="Amazon itself offers the product.")
+
+    price_now_cents = models.BigIntegerField("price now (¢)", null=True, blank=True)
+    one_year_avg_cents = models.BigIntegerField("1yr avg (¢)", null=True, blank=True)
+    list_at_cents = models.BigIntegerField("List at (¢)", null=True, blank=True)
+    list_at_computed_cents = models.BigIntegerField("List at, computed (¢)", null=True, blank=True)
+    list_at_override_cents = models.BigIntegerField(
+        "List at, staff override (¢)",
+        null=True,
+        blank=True,
+        help_text="Wins over the computed value until cleared; refreshes keep it.",
+    )
+    list_at_suspicious = models.BooleanField(
+        default=False, help_text="List at is over 3x the used price now."
+    )
+    fba_fee_cents = models.BigIntegerField("FBA pick & pack (¢)", null=True, blank=True)
+    referral_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    all_in_cost_cents = models.BigIntegerField("all-in cost (¢)", null=True, blank=True)
+    amazon_fees_cents = models.BigIntegerField("Amazon fees (¢)", null=True, blank=True)
+    profit_cents = models.BigIntegerField("profit (¢)", null=True, blank=True)
+    margin_percent = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    roi_percent = models.DecimalField("ROI %", max_digits=10, decimal_places=2, null=True, blank=True)
+    percent_down = models.DecimalField(
+        "% below 1yr avg", max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    used_price_history = models.JSONField(default=list, blank=True, help_text="[[unix seconds, cents], ...]")
+
+    keepa_updated_at = models.DateTimeField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    quality = models.CharField(max_length=12, choices=Quality.choices, default=Quality.INCOMPLETE)
+    quality_reason = models.TextField(blank=True)
+    repair_attempts = models.PositiveSmallIntegerField(default=0)
+    next_repair_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    expired_reason = models.CharField(max_length=300, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-profit_cents", "asin"]
+        constraints = [
+            models.CheckConstraint(condition=Q(asin__regex=ASIN_PATTERN), name="deal_asin_format"),
+            *_non_negative(
+                "price_now_cents",
+                "fba_fee_cents",
+                "all_in_cost_cents",
+                "amazon_fees_cents",
+                "list_at_override_cents",
+            ),
+            *_positive("one_year_avg_cents", "list_at_cents", "list_at_computed_cents"),
+            models.CheckConstraint(
+                condition=Q(referral_percent__isnull=True)
+                | Q(referral_percent__gte=0, referral_percent__lte=100),
+                name="deal_referral_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(margin_percent__isnull=True)
+                | Q(margin_percent__gte=MARGIN_FLOOR, margin_percent__lte=100),
+                name="deal_margin_sane",
+            ),
+            models.CheckConstraint(
+                condition=Q(profit_cents__isnull=True)
+                | Q(list_at_cents__isnull=True)
+                | Q(all_in_cost_cents__isnull=True)
+                | Q(amazon_fees_cents__isnull=True)
+                | Q(profit_cents=F("list_at_cents") - F("all_in_cost_cents") - F("amazon_fees_cents")),
+                name="deal_profit_matches_inputs",
+            ),
+            models.CheckConstraint(
+                condition=Q(list_at_override_cents__isnull=True)
+                | Q(list_at_cents=F("list_at_override_cents")),
+                name="deal_override_is_effective",
+            ),
+            models.CheckConstraint(condition=Q(quality__in=Quality.values), name="deal_quality_valid"),
+            models.CheckConstraint(
+                condition=~Q(quality=Quality.COMPLETE)
+                | Q(
+                    price_now_cents__isnull=False,
+                    one_year_avg_cents__isnull=False,
+                    list_at_cents__isnull=False,
+                    profit_cents__isnull=False,
+                ),
+                name="deal_complete_has_its_inputs",
+            ),
+        ]
+        indexes = [
+            # The dashboard's hot query: displayable deals, best profit first.
+            models.Index(
+                F("profit_cents").desc(), "asin", name="deal_displayable_profit_idx", condition=DISPLAYABLE
+            ),
+            models.Index(
+                F("margin_percent").desc(), "asin", name="deal_displayable_margin_idx", condition=DISPLAYABLE
+            ),
+            models.Index("sales_rank", "asin", name="deal_displayable_rank_idx", condition=DISPLAYABLE),
+            models.Index("quality", "next_repair_at", name="deal_repair_idx"),
+            models.Index("fetched_at", name="deal_fetched_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asin} {self.title[:60]}"
+
+
+class Candidate(models.Model):
+    """An ASIN waiting to be fetched. The backlog lives here, never only in Redis, so a
+    killed worker or a flushed Redis loses nothing: a claim is a lease that expires."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        DISCOVERY = "discovery", "Deal finder"
+        REFRESH = "refresh", "Scheduled refresh"
+        STAFF = "staff", "Staff request"
+
+    asin = models.CharField("ASIN", max_length=10, unique=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.DISCOVERY)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    priority = models.SmallIntegerField(default=0, help_text="Higher is fetched first.")
+    due_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    feed_last_update = models.DateTimeField(
+        null=True, blank=True, help_text="Keepa's lastUpdate as the deal feed reported it."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    discovered_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(asin__regex=ASIN_PATTERN), name="candidate_asin_format"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "done", "failed"]), name="candidate_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("priority").desc(), "due_at", "id", name="candidate_due_idx", condition=Q(status="pending")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asin} ({self.status})"
+
+
+class DiscoverySelection(models.Model):
+    """The deal-finder query staff edit in the admin; validated and audited."""
+
+    name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+    selection = models.JSONField(help_text="Keepa /deal selection JSON (page and sort are managed for you).")
+    watermark = models.DateTimeField(
+        null=True, blank=True, help_text="Newest deal (Keepa creationDate) of the last scan that completed."
+    )
+    last_scan_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["watermark", "last_scan_at"])
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from deals.discovery import validate_selection
+
+        try:
+            self.selection = validate_selection(self.selection)
+        except ValueError as exc:
+            raise ValidationError({"selection": str(exc)}) from exc
+
+
+class JobRun(models.Model):
+    """One run of a pipeline job: what diagnostics read to tell "waiting" from "stalled"."""
+
+    class Kind(models.TextChoices):
+        DISCOVER = "discover", "Discover"
+        BACKFILL = "backfill", "Backfill"
+        REPAIR = "repair", "Repair"
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "Completed"
+        WAITING = "waiting", "Waiting for tokens"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    tokens_consumed = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index("kind", "outcome", F("started_at").desc(), name="jobrun_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M}"

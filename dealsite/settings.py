@@ -194,7 +194,6 @@ DEALSITE_BUSINESS = {
     "INBOUND_SHIPPING_CENTS": int(os.environ.get("DEALSITE_INBOUND_SHIPPING_CENTS", "399")),
     "TAX_PERCENT": Decimal(os.environ.get("DEALSITE_TAX_PERCENT", "5")),
     "TAX_EXEMPT": env_bool("DEALSITE_TAX_EXEMPT", False),
-    "MARKUP_PERCENT": Decimal(os.environ.get("DEALSITE_MARKUP_PERCENT", "10")),
     "DEFAULT_FBA_FEE_CENTS": int(os.environ.get("DEALSITE_DEFAULT_FBA_FEE_CENTS", "550")),
     "DEFAULT_REFERRAL_PERCENT": Decimal(os.environ.get("DEALSITE_DEFAULT_REFERRAL_PERCENT", "15")),
 }

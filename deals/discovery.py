@@ -1,0 +1,247 @@
+"""Discovery: walk Keepa's deal finder and record candidate ASINs in the database.
+
+The feed is queried newest deal first (Keepa's deal age order) and each page is sorted by
+``creationDate`` as well, so a scan may stop at the watermark (the newest deal of the last
+scan that completed).
+Candidates are committed page by page; the watermark moves only when a scan completes, so an
+aborted scan (no tokens, an error, a killed worker) is simply repeated and skips nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from deals.keepa.product import keepa_minutes_to_datetime
+from deals.models import Candidate, DiscoverySelection
+
+DEAL_PAGE_SIZE = 150
+ASIN_RE = re.compile(r"^[0-9A-Z]{10}$")
+US_BOOKS = 283155
+USED = 2
+
+DEFAULT_SELECTION: dict[str, Any] = {
+    "domainId": 1,
+    "priceTypes": [USED],
+    "dateRange": 1,
+    "includeCategories": [US_BOOKS],
+    "isFilterEnabled": True,
+    "isRangeEnabled": True,
+    "deltaPercentRange": [20, 100],
+    "salesRankRange": [1, 2_000_000],
+    "currentRange": [300, 100_000],
+}
+
+_RANGE_KEYS = {"currentRange", "deltaRange", "deltaPercentRange", "salesRankRange", "deltaLastRange"}
+_INT_KEYS = {"domainId", "dateRange", "minRating", "sortType", "page"}
+_BOOL_KEYS = {
+    "isFilterEnabled",
+    "isRangeEnabled",
+    "singleVariation",
+    "isLowest",
+    "isLowest90",
+    "isLowestOffer",
+    "isOutOfStock",
+    "hasReviews",
+    "mustHaveAmazonOffer",
+    "mustNotHaveAmazonOffer",
+    "isPrimeExclusive",
+}
+_LIST_KEYS = {"priceTypes", "includeCategories", "excludeCategories"}
+ALLOWED_KEYS = _RANGE_KEYS | _INT_KEYS | _BOOL_KEYS | _LIST_KEYS
+
+
+def _as_int(value: Any, where: str) -> int:
+    """Keepa accepts numbers sent as strings; we accept them too, but nothing else."""
+    if isinstance(value, bool):
+        raise ValueError(f"{where} must be a number, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value.strip())
+    raise ValueError(f"{where} must be a whole number, got {value!r}")
+
+
+def validate_selection(selection: Any) -> dict[str, Any]:
+    """Return a normalised copy of a deal-finder selection or raise ValueError saying why."""
+    if not isinstance(selection, Mapping):
+        raise ValueError("the selection must be a JSON object")
+    unknown = sorted(set(selection) - ALLOWED_KEYS)
+    if unknown:
+        raise ValueError(f"unknown selection keys: {', '.join(unknown)}")
+    clean: dict[str, Any] = {}
+    for key, value in selection.items():
+        if key in _INT_KEYS:
+            clean[key] = _as_int(value, key)
+        elif key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false")
+            clean[key] = value
+        elif key in _RANGE_KEYS:
+            if not isinstance(value, list | tuple) or len(value) != 2:
+                raise ValueError(f"{key} must be a [min, max] pair")
+            low, high = (_as_int(v, key) for v in value)
+            if low > high:
+                raise ValueError(f"{key}: min {low} is above max {high}")
+            clean[key] = [low, high]
+        else:
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{key} must be a list")
+            clean[key] = [_as_int(v, key) for v in value]
+    price_types = clean.get("priceTypes")
+    if not price_types or len(price_types) != 1 or not 0 <= price_types[0] <= 35:
+        raise ValueError("priceTypes must hold exactly one price type between 0 and 35")
+    if not 0 <= clean.get("dateRange", 0) <= 3:
+        raise ValueError("dateRange must be 0 (day), 1 (week), 2 (month) or 3 (quarter)")
+    return clean
+
+
+def active_selection() -> DiscoverySelection:
+    selection = DiscoverySelection.objects.filter(active=True).order_by("id").first()
+    if selection is None:
+        selection, _ = DiscoverySelection.objects.get_or_create(
+            name="Used books", defaults={"selection": copy.deepcopy(DEFAULT_SELECTION)}
+        )
+    return selection
+
+
+@dataclass(frozen=True)
+class FeedDeal:
+    asin: str
+    created: datetime  # when Keepa found the deal: the feed's order and our watermark
+    last_update: datetime  # when Keepa last updated the product: the fetch cache's key
+
+
+def parse_feed(deals: Iterable[Any]) -> tuple[list[FeedDeal], int]:
+    """Valid deals newest first, and how many entries were unusable (counted, never fatal)."""
+    parsed: list[FeedDeal] = []
+    rejected = 0
+    for deal in deals:
+        if not isinstance(deal, Mapping):
+            rejected += 1
+            continue
+        asin, created, updated = deal.get("asin"), deal.get("creationDate"), deal.get("lastUpdate")
+        valid_times = all(
+            isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in (created, updated)
+        )
+        if not isinstance(asin, str) or not ASIN_RE.match(asin) or not valid_times:
+            rejected += 1
+            continue
+        parsed.append(
+            FeedDeal(
+                asin=asin,
+                created=keepa_minutes_to_datetime(created),
+                last_update=keepa_minutes_to_datetime(updated),
+            )
+        )
+    parsed.sort(key=lambda d: d.created, reverse=True)
+    return parsed, rejected
+
+
+@transaction.atomic
+def record_candidates(feed: list[FeedDeal], *, now: datetime) -> int:
+    """Idempotently record a page of the feed; returns how many became due.
+
+    New ASINs are inserted; a finished candidate whose product Keepa has updated since is
+    made due again; one already pending keeps its place in the queue.
+    """
+    if not feed:
+        return 0
+    newest: dict[str, datetime] = {}
+    for deal in feed:
+        newest[deal.asin] = max(deal.last_update, newest.get(deal.asin, deal.last_update))
+    existing = {c.asin: c for c in Candidate.objects.filter(asin__in=newest).select_for_update()}
+    new_candidates = [
+        Candidate(asin=asin, feed_last_update=update, due_at=now, source=Candidate.Source.DISCOVERY)
+        for asin, update in newest.items()
+        if asin not in existing
+    ]
+    Candidate.objects.bulk_create(new_candidates, ignore_conflicts=True)
+    revived = 0
+    for asin, candidate in existing.items():
+        update = newest[asin]
+        if candidate.feed_last_update is not None and candidate.feed_last_update >= update:
+            continue
+        candidate.feed_last_update = update
+        fields = ["feed_last_update", "updated_at"]
+        if candidate.status != Candidate.Status.PENDING:
+            candidate.status = Candidate.Status.PENDING
+            candidate.due_at = now
+            candidate.attempts = 0
+            candidate.last_error = ""
+            fields += ["status", "due_at", "attempts", "last_error"]
+            revived += 1
+        candidate.save(update_fields=fields)
+    return len(new_candidates) + revived
+
+
+def time_ordered_sort_type() -> int:
+    return int(getattr(settings, "KEEPA_DEAL_SORT_NEWEST_FIRST", 1))
+
+
+@dataclass
+class ScanResult:
+    pages: int = 0
+    due: int = 0
+    rejected: int = 0
+    completed: bool = False
+
+
+def scan(client, selection: DiscoverySelection, *, now: datetime, max_pages: int = 50) -> ScanResult:
+    """Walk the feed page by page, committing candidates as each page arrives.
+
+    Raises the client's errors (NotEnoughTokens, ...) to the job, which decides when to come
+    back; whatever was committed before stays committed.
+    """
+    query = validate_selection(selection.selection)
+    query["sortType"] = time_ordered_sort_type()
+    result = ScanResult()
+    newest_seen = selection.watermark
+    for page in range(max_pages):
+        response = client.deals({**query, "page": page})
+        feed, rejected = parse_feed(response.deals)
+        result.pages += 1
+        result.rejected += rejected
+        result.due += record_candidates(feed, now=now)
+        if feed and (newest_seen is None or feed[0].created > newest_seen):
+            newest_seen = feed[0].created
+        reached_watermark = bool(
+            feed and selection.watermark is not None and feed[-1].created <= selection.watermark
+        )
+        if len(response.deals) < DEAL_PAGE_SIZE or reached_watermark:
+            result.completed = True
+            break
+    DiscoverySelection.objects.filter(pk=selection.pk).update(last_scan_at=now)
+    if result.completed and newest_seen is not None:
+        # Only a completed scan moves the watermark, and never backwards.
+        DiscoverySelection.objects.filter(pk=selection.pk).filter(
+            Q(watermark__isnull=True) | Q(watermark__lt=newest_seen)
+        ).update(watermark=newest_seen)
+    return result
+
+
+def run_discovery(client, *, now: datetime, max_pages: int = 50):
+    """One scan of the active selection, as a pass report for jobs and the command."""
+    from deals.backfill import RunReport
+    from deals.keepa.errors import NotEnoughTokens, PaymentRequired
+
+    report = RunReport()
+    try:
+        result = scan(client, active_selection(), now=now, max_pages=max_pages)
+    except NotEnoughTokens as exc:
+        report.wait_seconds = exc.wait_seconds
+        return report
+    except PaymentRequired as exc:
+        report.fatal = str(exc)
+        return report
+    report.processed = result.due
+    report.errors = [f"{result.rejected} unusable feed entries"] if result.rejected else []
+    return report

@@ -1,0 +1,136 @@
+"""Money: one parser for whatever a price arrives as, and the cost/profit arithmetic.
+
+Pure functions on integer cents and Decimal percentages; no float ever holds money.
+Rounding rule: every derived cent amount (tax, referral fee) is rounded half-up to the cent
+on its own, and percentages are rounded half-up to two decimals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+MAX_CENTS = 10**11  # a billion dollars: anything above is garbage, not a price
+_NO_VALUE = {"", "-", "--", "n/a", "na", "none", "null", "nan", "inf", "-inf", "infinity"}
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+CENT = Decimal("0.01")
+
+
+def _dollars_to_cents(dollars: Decimal) -> int | None:
+    if not dollars.is_finite() or dollars < 0:
+        return None
+    cents = int((dollars * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return cents if cents <= MAX_CENTS else None
+
+
+def parse_cents(value: Any) -> int | None:
+    """Whatever a price arrives as -> integer cents, or None for "no value".
+
+    Integers are cents (Keepa's unit; a negative one is Keepa's "no offer"); floats, Decimals
+    and strings are dollars ("$1,234.56", "12.5", "0"). Zero is a real zero: the caller
+    decides whether zero is acceptable. Negative, NaN, infinite, empty, "-", "N/A", booleans
+    and anything unparseable are "no value".
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_CENTS else None
+    if isinstance(value, float):
+        try:
+            return _dollars_to_cents(Decimal(repr(value)))
+        except InvalidOperation:
+            return None
+    if isinstance(value, Decimal):
+        return _dollars_to_cents(value)
+    if isinstance(value, str):
+        text = value.strip().replace("$", "").replace(",", "").replace(" ", "")
+        if text.lower() in _NO_VALUE or not _NUMBER.match(text):
+            return None
+        return _dollars_to_cents(Decimal(text))
+    return None
+
+
+def percent_of(cents: int, percent: Decimal) -> int:
+    """``percent`` % of ``cents``, rounded half-up to the cent."""
+    return int((Decimal(cents) * percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def ratio_percent(numerator: int, denominator: int) -> Decimal | None:
+    """numerator / denominator as a percentage with two decimals (None if undefined)."""
+    if denominator <= 0:
+        return None
+    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class BusinessRules:
+    prep_fee_cents: int = 275
+    inbound_shipping_cents: int = 399
+    tax_percent: Decimal = Decimal("5")
+    tax_exempt: bool = False
+    default_fba_fee_cents: int = 550
+    default_referral_percent: Decimal = Decimal("15")
+
+    @classmethod
+    def from_settings(cls) -> BusinessRules:
+        from django.conf import settings
+
+        business = settings.DEALSITE_BUSINESS
+        return cls(
+            prep_fee_cents=business["PREP_FEE_CENTS"],
+            inbound_shipping_cents=business["INBOUND_SHIPPING_CENTS"],
+            tax_percent=Decimal(business["TAX_PERCENT"]),
+            tax_exempt=business["TAX_EXEMPT"],
+            default_fba_fee_cents=business["DEFAULT_FBA_FEE_CENTS"],
+            default_referral_percent=Decimal(business["DEFAULT_REFERRAL_PERCENT"]),
+        )
+
+
+@dataclass(frozen=True)
+class Costs:
+    tax_cents: int
+    all_in_cost_cents: int
+    referral_fee_cents: int
+    fba_fee_cents: int
+    amazon_fees_cents: int
+    profit_cents: int
+    margin_percent: Decimal | None
+    roi_percent: Decimal | None
+
+
+def compute_costs(
+    *,
+    price_now_cents: int,
+    list_at_cents: int,
+    fba_fee_cents: int | None,
+    referral_percent: Decimal | None,
+    rules: BusinessRules,
+    shipping_included: bool = False,
+) -> Costs:
+    """All-in cost, Amazon's fees and the profit of buying at ``price_now`` and listing at
+    ``list_at``. Keepa's fees win; the business defaults stand in when Keepa lacks them."""
+    tax = 0 if rules.tax_exempt else percent_of(price_now_cents, rules.tax_percent)
+    shipping = 0 if shipping_included else rules.inbound_shipping_cents
+    all_in = price_now_cents + tax + rules.prep_fee_cents + shipping
+    fba = rules.default_fba_fee_cents if fba_fee_cents is None else fba_fee_cents
+    referral_rate = rules.default_referral_percent if referral_percent is None else referral_percent
+    referral = percent_of(list_at_cents, referral_rate)
+    fees = referral + fba
+    profit = list_at_cents - all_in - fees
+    return Costs(
+        tax_cents=tax,
+        all_in_cost_cents=all_in,
+        referral_fee_cents=referral,
+        fba_fee_cents=fba,
+        amazon_fees_cents=fees,
+        profit_cents=profit,
+        margin_percent=ratio_percent(profit, list_at_cents),
+        roi_percent=ratio_percent(profit, all_in),
+    )
+
+
+def percent_below(price_now_cents: int, average_cents: int) -> Decimal | None:
+    """How far the price now is below the 1yr average, in percent (negative if above)."""
+    return ratio_percent(average_cents - price_now_cents, average_cents)

@@ -1,0 +1,242 @@
+"""The only write path for deals: every job, command and admin edit comes through here.
+
+Each function validates, recomputes what derives from the inputs, and saves only when
+something changed (every save writes a history row), recording why and, for staff, who.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from deals.models import MARGIN_FLOOR, Deal, Quality
+from deals.pricing import BusinessRules, compute_costs, parse_cents, percent_below
+
+PRICE_INPUTS = ("price_now_cents", "one_year_avg_cents", "list_at_cents", "fba_fee_cents")
+PLAIN_INPUTS = (
+    "title",
+    "category",
+    "category_id",
+    "binding",
+    "condition",
+    "sales_rank",
+    "sales_rank_drops_30",
+    "used_offer_count",
+    "peak_season",
+    "amazon_sells",
+    "list_at_suspicious",
+    "referral_percent",
+    "used_price_history",
+    "keepa_updated_at",
+    "fetched_at",
+)
+DERIVED = ("all_in_cost_cents", "amazon_fees_cents", "profit_cents", "margin_percent", "roi_percent")
+REPAIR_BACKOFF = timedelta(hours=1)
+
+
+@dataclass
+class UpsertResult:
+    deal: Deal
+    created: bool
+    changed: list[str] = field(default_factory=list)
+
+
+def _state(deal: Deal) -> dict[str, Any]:
+    return {f.attname: getattr(deal, f.attname) for f in Deal._meta.concrete_fields if f.name != "updated_at"}
+
+
+def _changes(before: dict[str, Any], deal: Deal) -> list[str]:
+    after = _state(deal)
+    return [name for name, value in after.items() if before.get(name) != value]
+
+
+def _save(deal: Deal, before: dict[str, Any] | None, *, reason: str, user=None) -> list[str]:
+    """Validate and save if anything changed; returns the changed fields."""
+    changed = list(_state(deal)) if before is None else _changes(before, deal)
+    if not changed:
+        return []
+    deal.full_clean(validate_unique=before is None)
+    deal._change_reason = reason[:100]
+    if user is not None:
+        deal._history_user = user
+    deal.save()
+    return changed
+
+
+def _referral(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        percent = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+    return percent if 0 <= percent <= 100 else None
+
+
+def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules | None = None) -> None:
+    """Derive List at, costs, profit, margin, ROI, % down and the quality from the inputs.
+
+    A deal with missing or nonsensical inputs is kept, hidden, as incomplete with the
+    reasons; one staff gave up on (unrepairable) stays so until it computes complete.
+    """
+    rules = rules or BusinessRules.from_settings()
+    reasons = [r for r in reasons if r]
+    override = deal.list_at_override_cents
+    deal.list_at_cents = override if override is not None else deal.list_at_computed_cents
+    if deal.price_now_cents is None:
+        reasons.append("no used price now")
+    if deal.one_year_avg_cents is None:
+        reasons.append("no valid 1yr average")
+    if deal.list_at_cents is None:
+        reasons.append("no List at")
+    for name in DERIVED:
+        setattr(deal, name, None)
+    deal.percent_down = None
+    if deal.price_now_cents is not None and deal.list_at_cents is not None:
+        costs = compute_costs(
+            price_now_cents=deal.price_now_cents,
+            list_at_cents=deal.list_at_cents,
+            fba_fee_cents=deal.fba_fee_cents,
+            referral_percent=deal.referral_percent,
+            rules=rules,
+        )
+        if costs.margin_percent is not None and costs.margin_percent < MARGIN_FLOOR:
+            reasons.append("costs are over a hundred times the List at")
+        else:
+            deal.all_in_cost_cents = costs.all_in_cost_cents
+            deal.amazon_fees_cents = costs.amazon_fees_cents
+            deal.profit_cents = costs.profit_cents
+            deal.margin_percent = costs.margin_percent
+            deal.roi_percent = costs.roi_percent
+    if deal.price_now_cents is not None and deal.one_year_avg_cents is not None:
+        deal.percent_down = percent_below(deal.price_now_cents, deal.one_year_avg_cents)
+    if not reasons:
+        deal.quality, deal.quality_reason = Quality.COMPLETE, ""
+        deal.repair_attempts, deal.next_repair_at = 0, None
+    elif deal.quality != Quality.UNREPAIRABLE:
+        deal.quality, deal.quality_reason = Quality.INCOMPLETE, "; ".join(dict.fromkeys(reasons))
+
+
+@transaction.atomic
+def upsert_deal(
+    *, asin: str, reason: str, incomplete_reasons: Iterable[str] = (), user=None, **inputs: Any
+) -> UpsertResult:
+    """Create or refresh one deal from freshly computed inputs (the jobs' write path).
+
+    Prices go through ``parse_cents``; ``list_at_cents`` is the computed List at (a staff
+    override survives and wins). Raises ValidationError for an invalid ASIN or input.
+    """
+    unknown = set(inputs) - set(PRICE_INPUTS) - set(PLAIN_INPUTS)
+    if unknown:
+        raise TypeError(f"upsert_deal() got unexpected inputs: {', '.join(sorted(unknown))}")
+    asin = (asin or "").strip().upper()
+    deal = Deal.objects.select_for_update().filter(asin=asin).first()
+    before = None if deal is None else _state(deal)
+    deal = deal or Deal(asin=asin)
+    for name in PRICE_INPUTS:
+        if name in inputs:
+            target = "list_at_computed_cents" if name == "list_at_cents" else name
+            setattr(deal, target, parse_cents(inputs[name]))
+    for name in PLAIN_INPUTS:
+        if name in inputs:
+            value = inputs[name]
+            if name == "referral_percent":
+                value = _referral(value)
+            elif name in {"title", "category", "binding", "peak_season", "condition"}:
+                value = (value or "")[: Deal._meta.get_field(name).max_length]
+            setattr(deal, name, value)
+    if deal.price_now_cents == 0:
+        deal.price_now_cents = None  # Keepa's zero is "no offer", never a free book
+    if inputs.get("fetched_at") is not None:
+        deal.expired_at, deal.expired_reason = None, ""  # fresh data revives a stale deal
+    recompute(deal, incomplete_reasons)
+    changed = _save(deal, before, reason=reason, user=user)
+    return UpsertResult(deal=deal, created=before is None, changed=changed)
+
+
+@transaction.atomic
+def save_staff_edit(deal: Deal, *, user, reason: str = "staff edit") -> list[str]:
+    """A staff edit from the admin: recompute what derives from the edited inputs and save
+    with the editor recorded. Raises ValidationError for a rule the edit breaks."""
+    before = None
+    if deal.pk:
+        stored = Deal.objects.select_for_update().get(pk=deal.pk)
+        before = _state(stored)
+    recompute(deal, _reasons_to_keep(deal))
+    return _save(deal, before, reason=reason, user=user)
+
+
+def _reasons_to_keep(deal: Deal) -> list[str]:
+    """Reasons recompute cannot rediscover (from analytics) survive a staff edit."""
+    own = {
+        "no used price now",
+        "no valid 1yr average",
+        "no List at",
+        "costs are over a hundred times the List at",
+    }
+    return [r for r in (deal.quality_reason or "").split("; ") if r and r not in own]
+
+
+@transaction.atomic
+def set_list_at_override(deal: Deal, cents: Any, *, user, reason: str = "List at override") -> Deal:
+    """Staff set (or, with None, clear) the List at that wins over the computed one."""
+    value = None if cents is None else parse_cents(cents)
+    if cents is not None and (value is None or value <= 0):
+        raise ValidationError({"list_at_override_cents": "List at must be a positive amount"})
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    before = _state(deal)
+    deal.list_at_override_cents = value
+    recompute(deal, _reasons_to_keep(deal))
+    _save(deal, before, reason=reason, user=user)
+    return deal
+
+
+@transaction.atomic
+def mark_incomplete(deal: Deal, reason: str) -> Deal:
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    before = _state(deal)
+    if deal.quality != Quality.UNREPAIRABLE:
+        deal.quality, deal.quality_reason = Quality.INCOMPLETE, reason
+    _save(deal, before, reason="marked incomplete")
+    return deal
+
+
+@transaction.atomic
+def record_repair_failure(
+    deal: Deal, reason: str, *, max_attempts: int = 3, now: datetime | None = None
+) -> Deal:
+    """A repair that did not fix the deal: back off, and give up after ``max_attempts``."""
+    now = now or timezone.now()
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    before = _state(deal)
+    deal.repair_attempts += 1
+    if deal.repair_attempts >= max_attempts:
+        deal.quality = Quality.UNREPAIRABLE
+        deal.quality_reason = f"gave up after {deal.repair_attempts} repairs: {reason}"
+        deal.next_repair_at = None
+    else:
+        deal.quality = Quality.INCOMPLETE
+        deal.quality_reason = reason
+        deal.next_repair_at = now + REPAIR_BACKOFF * 2 ** (deal.repair_attempts - 1)
+    _save(deal, before, reason="repair failed")
+    return deal
+
+
+@transaction.atomic
+def expire_deal(deal: Deal, *, reason: str, now: datetime | None = None) -> Deal:
+    """Hide a stale deal with the reason; it is never deleted, so its history stays."""
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    if deal.expired_at is not None:
+        return deal
+    before = _state(deal)
+    deal.expired_at = now or timezone.now()
+    deal.expired_reason = reason[:300]
+    _save(deal, before, reason="expired")
+    return deal

@@ -1,0 +1,284 @@
+"""Discovery, backfill and repair in-process against the simulator (real HTTP, fake clock).
+
+The worker-process drills (kill -9, Redis flush, fault storms) live in test_workers.py;
+these pin down what one pass does with each Keepa outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deals import backfill, discovery
+from deals.keepa.client import KeepaClient
+from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+from deals.models import Candidate, Deal, DiscoverySelection
+from tokens.clock import FakeClock
+from tokens.interface import Grant, Refusal, TokenReading
+
+KEY = "pipeline-key-0123456789"
+pytestmark = pytest.mark.django_db
+
+
+class CountingBucket:
+    """Grants the first ``grants`` reservations, then refuses as an empty bucket would."""
+
+    def __init__(self, grants: int = 10**9, rate: int = 5):
+        self.grants = grants
+        self.rate = rate
+        self.fatal: list[str] = []
+
+    def reserve(self, cost: int) -> Grant | Refusal:
+        if self.grants <= 0:
+            return Refusal(wait_seconds=120.0, reason="empty")
+        self.grants -= 1
+        return Grant(reservation_id="r", cost=cost)
+
+    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+        return None
+
+    def pause_fatal(self, reason: str) -> None:
+        self.fatal.append(reason)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(start=datetime(2026, 11, 1, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def sim(clock):
+    with KeepaSimulator(SimulatorConfig(keys={KEY: 20}, clock=clock, products=400)) as simulator:
+        yield simulator
+
+
+def make_client(sim, clock, bucket=None, key=KEY):
+    return KeepaClient(
+        key,
+        base_url=sim.base_url,
+        clock=clock,
+        bucket=bucket,
+        connect_timeout=5,
+        read_timeout=5,
+        max_attempts=2,
+    )
+
+
+def now_of(clock) -> datetime:
+    return datetime.fromtimestamp(clock.time(), tz=UTC)
+
+
+def plan(rate: int, tokens: int = 1000):
+    return lambda: (rate, tokens)
+
+
+# --- the deal-finder selection ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        ([], "JSON object"),
+        ({"priceTypes": [2, 1]}, "exactly one"),
+        ({"priceTypes": [2], "salesRankRange": [10, 1]}, "above max"),
+        ({"priceTypes": [2], "salesRankRange": [1]}, "pair"),
+        ({"priceTypes": [2], "dateRange": 7}, "dateRange"),
+        ({"priceTypes": [2], "currentRange": ["1", "x"]}, "whole number"),
+        ({"priceTypes": [2], "isRangeEnabled": "yes"}, "true or false"),
+        ({"priceTypes": [2], "surprise": 1}, "unknown selection keys: surprise"),
+    ],
+)
+def test_a_bad_selection_is_refused_with_the_reason(selection, message):
+    with pytest.raises(ValueError, match=message):
+        discovery.validate_selection(selection)
+
+
+def test_numbers_sent_as_strings_are_accepted_as_keepa_does():
+    clean = discovery.validate_selection(
+        {"priceTypes": ["2"], "salesRankRange": ["1", "5000"], "dateRange": "1"}
+    )
+    assert clean == {"priceTypes": [2], "salesRankRange": [1, 5000], "dateRange": 1}
+
+
+def test_staff_edits_of_the_selection_are_validated_and_audited():
+    selection = discovery.active_selection()
+    selection.selection = {"priceTypes": [2], "salesRankRange": [5, 1]}
+    with pytest.raises(Exception, match="above max"):
+        selection.full_clean()
+    selection.selection = {"priceTypes": [2], "salesRankRange": ["1", "900000"]}
+    selection.full_clean()
+    selection.save()
+    assert selection.history.count() == 2
+    assert DiscoverySelection.objects.get().selection["salesRankRange"] == [1, 900000]
+
+
+# --- discovery ----------------------------------------------------------------------------
+
+
+def test_a_scan_records_candidates_once_and_moves_the_watermark(sim, clock):
+    client = make_client(sim, clock)
+    selection = discovery.active_selection()
+    first = discovery.scan(client, selection, now=now_of(clock))
+    assert first.completed and first.pages == 2
+    assert Candidate.objects.count() == first.due > 150
+    selection.refresh_from_db()
+    assert selection.watermark is not None
+
+    again = discovery.scan(client, selection, now=now_of(clock))
+    assert again.due == 0, "a repeated scan adds nothing"
+    assert Candidate.objects.count() == first.due
+
+
+def test_an_aborted_scan_keeps_its_committed_page_and_skips_nothing(sim, clock):
+    selection = discovery.active_selection()
+    client = make_client(sim, clock, bucket=CountingBucket(grants=1))
+    from deals.keepa.errors import NotEnoughTokens
+
+    with pytest.raises(NotEnoughTokens):
+        discovery.scan(client, selection, now=now_of(clock))
+    assert Candidate.objects.count() == 150, "page 0 is committed before page 1 is asked for"
+    selection.refresh_from_db()
+    assert selection.watermark is None, "an aborted scan never moves the watermark"
+
+    result = discovery.scan(make_client(sim, clock), selection, now=now_of(clock))
+    assert result.completed
+    assert Candidate.objects.count() > 150
+
+
+def test_garbage_in_the_feed_is_counted_not_fatal():
+    feed, rejected = discovery.parse_feed(
+        [{"asin": "bad"}, None, {"asin": "0123456789", "creationDate": 7_000_000, "lastUpdate": 7_000_001}]
+    )
+    assert [d.asin for d in feed] == ["0123456789"] and rejected == 2
+
+
+# --- backfill -----------------------------------------------------------------------------
+
+
+def discovered(sim, clock, count: int) -> list[str]:
+    deals = make_client(sim, clock).deals({**discovery.DEFAULT_SELECTION, "sortType": 1}).deals
+    feed, _ = discovery.parse_feed(deals[:count])
+    discovery.record_candidates(feed, now=now_of(clock))
+    return [d.asin for d in feed]
+
+
+def test_backfill_commits_every_candidate_as_a_deal_at_one_token_each(sim, clock):
+    asins = discovered(sim, clock, 12)
+    spent_before = sim.stats.tokens_consumed[KEY]
+    report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=5))
+    assert report.processed == 12 and report.failed == 0
+    assert sim.stats.tokens_consumed[KEY] - spent_before == 12
+    assert sim.stats.calls["product"] == 12, "below 20 tokens/min a call carries one ASIN"
+    assert set(Deal.objects.values_list("asin", flat=True)) == set(asins)
+    assert Deal.objects.displayable().count() > 0
+    assert not Candidate.objects.filter(status=Candidate.Status.PENDING).exists()
+
+
+def test_bigger_plans_batch_up_to_what_the_bucket_can_pay(sim, clock):
+    discovered(sim, clock, 30)
+    report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=20, tokens=25))
+    assert report.processed == 30
+    assert sim.stats.calls["product"] == 2, "25 then 5"
+
+
+def test_batch_size_rule():
+    assert backfill.batch_size_for(5, 300, 50) == 1
+    assert backfill.batch_size_for(None, None, 50) == 1
+    assert backfill.batch_size_for(20, 300, 50) == 50
+    assert backfill.batch_size_for(60, 3000, 500) == 100
+    assert backfill.batch_size_for(20, -5, 50) == 1
+
+
+def test_an_unchanged_product_is_not_fetched_again_but_staff_refetch_is(sim, clock):
+    [asin] = discovered(sim, clock, 1)
+    client = make_client(sim, clock)
+    backfill.run_backfill(client, clock=clock, plan=plan(rate=5))
+    Candidate.objects.filter(asin=asin).update(status=Candidate.Status.PENDING)
+    calls = sim.stats.calls["product"]
+    report = backfill.run_backfill(client, clock=clock, plan=plan(rate=5))
+    assert report.unchanged == 1 and sim.stats.calls["product"] == calls
+
+    backfill.request_refetch([asin], now=now_of(clock))
+    report = backfill.run_backfill(client, clock=clock, plan=plan(rate=5))
+    assert report.processed == 1 and sim.stats.calls["product"] == calls + 1
+
+
+def test_an_unknown_asin_fails_alone_with_its_reason(sim, clock):
+    discovered(sim, clock, 3)
+    Candidate.objects.create(asin="B000000000", due_at=now_of(clock) - timedelta(minutes=1))
+    report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=20))
+    assert report.processed == 3 and report.failed == 1
+    failed = Candidate.objects.get(asin="B000000000")
+    assert failed.status == Candidate.Status.FAILED and "no product" in failed.last_error
+
+
+def test_no_tokens_releases_the_batch_and_reports_the_wait(sim, clock):
+    discovered(sim, clock, 3)
+    report = backfill.run_backfill(
+        make_client(sim, clock, bucket=CountingBucket(grants=1)), clock=clock, plan=plan(5)
+    )
+    assert report.processed == 1 and report.wait_seconds == 120.0
+    assert Candidate.objects.filter(status=Candidate.Status.PENDING, claimed_until__isnull=True).count() == 2
+
+
+def test_payment_required_stops_all_work_and_loses_nothing(sim, clock):
+    discovered(sim, clock, 3)
+    bucket = CountingBucket()
+    report = backfill.run_backfill(
+        make_client(sim, clock, bucket=bucket, key="expired-key"), clock=clock, plan=plan(5)
+    )
+    assert report.fatal and bucket.fatal
+    assert Candidate.objects.filter(status=Candidate.Status.PENDING, claimed_until__isnull=True).count() == 3
+
+
+def test_transient_errors_are_retried_later_with_backoff(sim, clock):
+    discovered(sim, clock, 1)
+    sim.queue_faults("error", "error")
+    report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
+    candidate = Candidate.objects.get()
+    assert report.errors and candidate.status == Candidate.Status.PENDING
+    assert candidate.attempts == 1 and candidate.due_at > now_of(clock)
+    assert "TransientError" in candidate.last_error
+
+
+def test_an_awkward_product_becomes_a_hidden_incomplete_deal_with_its_reason(sim, clock):
+    awkward = next(p.asin for p in sim.catalogue if p.kind == "no_sales")
+    Candidate.objects.create(asin=awkward, due_at=now_of(clock))
+    backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
+    deal = Deal.objects.get(asin=awkward)
+    assert deal.quality == Deal.Quality.INCOMPLETE and deal.quality_reason
+    assert not Deal.objects.displayable().filter(asin=awkward).exists()
+
+
+# --- repair, refresh and expiry ------------------------------------------------------------
+
+
+def test_repair_gives_up_after_three_failures(sim, clock):
+    awkward = next(p.asin for p in sim.catalogue if p.kind == "no_sales")
+    Candidate.objects.create(asin=awkward, due_at=now_of(clock))
+    client = make_client(sim, clock)
+    backfill.run_backfill(client, clock=clock, plan=plan(5))
+    for _ in range(3):
+        clock.advance(7 * 24 * 3600)
+        backfill.run_repair(client, clock=clock)
+    deal = Deal.objects.get(asin=awkward)
+    assert deal.quality == Deal.Quality.UNREPAIRABLE and deal.quality_reason
+    calls = sim.stats.calls["product"]
+    clock.advance(30 * 24 * 3600)
+    backfill.run_repair(client, clock=clock)
+    assert sim.stats.calls["product"] == calls, "an unrepairable deal stops costing tokens"
+
+
+def test_known_deals_are_refreshed_on_their_own_schedule_and_expire_when_stale(sim, clock):
+    asins = discovered(sim, clock, 2)
+    backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
+    now = now_of(clock)
+    Deal.objects.filter(asin=asins[0]).update(fetched_at=now - timedelta(days=2))
+    Deal.objects.filter(asin=asins[1]).update(fetched_at=now - timedelta(days=30))
+    assert backfill.schedule_refreshes(now=now) == 1
+    refresh = Candidate.objects.get(asin=asins[0])
+    assert refresh.status == Candidate.Status.PENDING and refresh.source == Candidate.Source.REFRESH
+    stale = Deal.objects.get(asin=asins[1])
+    assert stale.expired_at is not None and "not refreshed" in stale.expired_reason
+    assert stale.history.exists(), "expiry hides a deal; its history stays"
