@@ -1,0 +1,688 @@
+/*
+ * The deals dashboard: renders only what /api/deals/ returns (the API applies the one
+ * zombie rule), keeps the user's place (page, sort, filters) in the URL, and never does
+ * arithmetic on money: cents are integers, formatted as strings.
+ */
+(function () {
+  "use strict";
+
+  var ONE_YEAR_SECONDS = 365 * 24 * 3600;
+  var DEFAULT_ORDERING = "-profit_cents";
+  var DEFAULT_PAGE_SIZE = 25;
+  var FILTER_KEYS = [
+    "min_profit_cents", "min_margin", "min_roi", "max_sales_rank", "category", "search", "hide_amazon",
+  ];
+  // Columns whose first click sorts best-first (largest); the others sort ascending first.
+  var DESCENDING_FIRST = [
+    "profit_cents", "margin_percent", "roi_percent", "percent_down", "one_year_avg_cents", "keepa_updated_at",
+  ];
+  var PRESETS = {
+    // The users' "optimal": profit >= $45, ROI >= 20%, rank <= 1M.
+    optimal: { min_profit_cents: "4500", min_roi: "20", max_sales_rank: "1000000" },
+  };
+  var STORAGE = { preset: "dealsite.dashboard.preset", lastSeen: "dealsite.dashboard.lastSeen" };
+  var AUTO_REFRESH_MS = 60000;
+  var BUCKET_REFRESH_MS = 15000;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  /* ---------- formatting (pure) ---------- */
+
+  function groupDigits(digits) {
+    return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  /** Integer cents -> "$1,234.56" by string slicing, so no float ever rounds money. */
+  function formatCents(cents) {
+    if (cents === null || cents === undefined || cents === "") return "—";
+    var text = String(cents);
+    if (!/^-?\d+$/.test(text)) return "—";
+    var negative = text.charAt(0) === "-";
+    var digits = (negative ? text.slice(1) : text).replace(/^0+(?=\d)/, "");
+    while (digits.length < 3) digits = "0" + digits;
+    return (negative ? "−" : "") + "$" + groupDigits(digits.slice(0, -2)) + "." + digits.slice(-2);
+  }
+
+  /** "$45", "45.5", "1,045.50" -> 4500, 4550, 104550 (integers); null when blank; NaN when invalid. */
+  function dollarsToCents(text) {
+    var value = String(text || "").trim().replace(/[$,\s]/g, "");
+    if (value === "") return null;
+    var match = /^(\d+)(?:\.(\d{0,2}))?$/.exec(value);
+    if (!match) return NaN;
+    var fraction = (match[2] || "").padEnd(2, "0");
+    return parseInt(match[1], 10) * 100 + parseInt(fraction, 10);
+  }
+
+  /** 4500 -> "45", 4550 -> "45.50": what the min-profit field shows for a stored filter. */
+  function centsToDollarsInput(cents) {
+    var text = String(cents);
+    if (!/^\d+$/.test(text)) return "";
+    while (text.length < 3) text = "0" + text;
+    var whole = text.slice(0, -2).replace(/^0+(?=\d)/, "");
+    var fraction = text.slice(-2);
+    return fraction === "00" ? whole : whole + "." + fraction;
+  }
+
+  /** Decimal strings from the API ("25.50") -> "25.5%"; trailing zeros dropped, no float. */
+  function formatPercent(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    var text = String(value);
+    if (text.indexOf(".") >= 0) text = text.replace(/0+$/, "").replace(/\.$/, "");
+    return text + "%";
+  }
+
+  function formatInteger(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    var text = String(value);
+    return /^\d+$/.test(text) ? groupDigits(text) : text;
+  }
+
+  function formatAge(seconds) {
+    if (seconds === null || !isFinite(seconds)) return "—";
+    var s = Math.max(0, Math.round(seconds));
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min";
+    if (s < 86400) return Math.floor(s / 3600) + " h";
+    return Math.floor(s / 86400) + " d";
+  }
+
+  function formatDuration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "unknown";
+    var s = Math.max(0, Math.round(seconds));
+    if (s < 60) return s + " s";
+    var minutes = Math.floor(s / 60);
+    if (minutes < 60) return minutes + " min";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  /* ---------- sparkline (pure: data in, SVG element out) ---------- */
+
+  /**
+   * Used price over the year before ``nowSeconds`` as a step line, with horizontal lines
+   * for List at and the 1yr average. Keepa prices hold until the next change, hence steps.
+   */
+  function sparkline(history, listAtCents, avgCents, nowSeconds, width, height) {
+    width = width || 120;
+    height = height || 32;
+    var start = nowSeconds - ONE_YEAR_SECONDS;
+    var points = [];
+    var before = null;
+    (history || []).forEach(function (pair) {
+      if (!Array.isArray(pair) || pair.length < 2) return;
+      var t = Number(pair[0]);
+      var cents = pair[1];
+      if (!isFinite(t) || typeof cents !== "number" || cents < 0) return;
+      if (t < start) before = [start, cents];
+      else if (t <= nowSeconds) points.push([t, cents]);
+    });
+    points.sort(function (a, b) { return a[0] - b[0]; });
+    if (before) points.unshift(before);
+    if (!points.length) return null;
+
+    var values = points.map(function (p) { return p[1]; });
+    [listAtCents, avgCents].forEach(function (v) { if (typeof v === "number" && v > 0) values.push(v); });
+    var low = Math.min.apply(null, values);
+    var high = Math.max.apply(null, values);
+    if (high === low) high = low + 1;
+    var pad = 2;
+    var x = function (t) { return pad + ((t - start) / (nowSeconds - start)) * (width - 2 * pad); };
+    var y = function (c) { return pad + (1 - (c - low) / (high - low)) * (height - 2 * pad); };
+    var fix = function (n) { return n.toFixed(1); };
+
+    var d = "M" + fix(x(points[0][0])) + " " + fix(y(points[0][1]));
+    for (var i = 1; i < points.length; i++) {
+      d += " H" + fix(x(points[i][0])) + " V" + fix(y(points[i][1]));
+    }
+    d += " H" + fix(x(nowSeconds));
+
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute("role", "img");
+    var prices = points.map(function (p) { return p[1]; });
+    var label = "Used price over the last year: low " + formatCents(Math.min.apply(null, prices)) +
+      ", high " + formatCents(Math.max.apply(null, prices)) +
+      "; List at " + formatCents(listAtCents) + "; 1yr avg " + formatCents(avgCents);
+    svg.setAttribute("aria-label", label);
+    var title = document.createElementNS(SVG_NS, "title");
+    title.textContent = label;
+    svg.appendChild(title);
+    [[avgCents, "spark-avg"], [listAtCents, "spark-list"]].forEach(function (line) {
+      if (typeof line[0] !== "number" || line[0] <= 0) return;
+      var rule = document.createElementNS(SVG_NS, "line");
+      rule.setAttribute("class", line[1]);
+      rule.setAttribute("x1", pad);
+      rule.setAttribute("x2", width - pad);
+      rule.setAttribute("y1", fix(y(line[0])));
+      rule.setAttribute("y2", fix(y(line[0])));
+      svg.appendChild(rule);
+    });
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("class", "spark-price");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  /* ---------- state in the URL ---------- */
+
+  function readState(search) {
+    var params = new URLSearchParams(search);
+    var page = parseInt(params.get("page") || "1", 10);
+    var size = parseInt(params.get("page_size") || "", 10);
+    var filters = {};
+    FILTER_KEYS.forEach(function (key) {
+      var value = params.get(key);
+      if (value !== null && value !== "") filters[key] = value;
+    });
+    return {
+      page: page > 0 ? page : 1,
+      pageSize: size > 0 ? size : null,
+      ordering: params.get("ordering") || DEFAULT_ORDERING,
+      filters: filters,
+    };
+  }
+
+  function stateParams(state) {
+    var params = new URLSearchParams();
+    FILTER_KEYS.forEach(function (key) {
+      if (state.filters[key] !== undefined) params.set(key, state.filters[key]);
+    });
+    if (state.ordering !== DEFAULT_ORDERING) params.set("ordering", state.ordering);
+    if (state.pageSize) params.set("page_size", String(state.pageSize));
+    if (state.page > 1) params.set("page", String(state.page));
+    return params;
+  }
+
+  function apiParams(state) {
+    var params = stateParams(state);
+    params.set("ordering", state.ordering);
+    params.set("page_size", String(state.pageSize || DEFAULT_PAGE_SIZE));
+    return params;
+  }
+
+  function describeFilters(filters) {
+    var parts = [];
+    if (filters.min_profit_cents) parts.push("profit ≥ " + formatCents(filters.min_profit_cents));
+    if (filters.min_margin) parts.push("margin ≥ " + filters.min_margin + "%");
+    if (filters.min_roi) parts.push("ROI ≥ " + filters.min_roi + "%");
+    if (filters.max_sales_rank) parts.push("rank ≤ " + formatInteger(filters.max_sales_rank));
+    if (filters.category) parts.push("category " + filters.category);
+    if (filters.search) parts.push("“" + filters.search + "”");
+    if (filters.hide_amazon) parts.push("no Amazon");
+    return parts.length ? parts.join(", ") : "no filters";
+  }
+
+  var helpers = {
+    formatCents: formatCents,
+    dollarsToCents: dollarsToCents,
+    centsToDollarsInput: centsToDollarsInput,
+    formatPercent: formatPercent,
+    formatAge: formatAge,
+    sparkline: sparkline,
+    readState: readState,
+    stateParams: stateParams,
+  };
+  window.dealsDashboard = helpers;
+
+  var root = document.getElementById("dashboard");
+  if (!root) return;
+
+  /* ---------- the page ---------- */
+
+  var $ = function (id) { return document.getElementById(id); };
+  var dealsUrl = root.dataset.dealsUrl;
+  var tokensUrl = root.dataset.tokensUrl;
+  var serverNowMs = Date.parse(root.dataset.serverNow);
+  var loadedAtMs = Date.now();
+  var state = readState(window.location.search);
+  var inFlight = null;
+
+  /** The server's clock as of now, so ages and "new" never depend on the browser's clock. */
+  function serverNow() {
+    var base = isFinite(serverNowMs) ? serverNowMs : loadedAtMs;
+    return base + (Date.now() - loadedAtMs);
+  }
+
+  function storageGet(store, key) {
+    try { return store.getItem(key); } catch (e) { return null; }
+  }
+
+  function storageSet(store, key, value) {
+    try { store.setItem(key, value); } catch (e) { /* private mode: the page still works */ }
+  }
+
+  // "New since you looked": the baseline is the previous visit, kept for this tab's life.
+  var baselineKey = STORAGE.lastSeen + ".baseline";
+  var baseline = storageGet(window.sessionStorage, baselineKey) ||
+    storageGet(window.localStorage, STORAGE.lastSeen) ||
+    root.dataset.serverNow;
+  storageSet(window.sessionStorage, baselineKey, baseline);
+  storageSet(window.localStorage, STORAGE.lastSeen, root.dataset.serverNow);
+
+  function fillForm(filters) {
+    $("f-min-profit").value = filters.min_profit_cents ? centsToDollarsInput(filters.min_profit_cents) : "";
+    $("f-min-margin").value = filters.min_margin || "";
+    $("f-min-roi").value = filters.min_roi || "";
+    $("f-max-rank").value = filters.max_sales_rank ? formatInteger(filters.max_sales_rank) : "";
+    $("f-category").value = filters.category || "";
+    $("f-search").value = filters.search || "";
+    $("f-hide-amazon").checked = filters.hide_amazon === "true";
+  }
+
+  /** The form as API filters, or an error naming the field to fix. */
+  function readForm() {
+    var filters = {};
+    var problems = [];
+    var fields = [].slice.call(document.querySelectorAll("#filters input"));
+    fields.forEach(function (input) { input.removeAttribute("aria-invalid"); });
+    var bad = function (input, message) { input.setAttribute("aria-invalid", "true"); problems.push(message); };
+
+    var profit = dollarsToCents($("f-min-profit").value);
+    if (profit !== null && isNaN(profit)) bad($("f-min-profit"), "Min profit must be dollars, like 45 or 45.50.");
+    else if (profit !== null) filters.min_profit_cents = String(profit);
+
+    [["f-min-margin", "min_margin", "Min margin"], ["f-min-roi", "min_roi", "Min ROI"]].forEach(function (f) {
+      var value = $(f[0]).value.trim().replace(/%$/, "");
+      if (value === "") return;
+      if (!/^-?\d+(\.\d+)?$/.test(value)) bad($(f[0]), f[2] + " must be a percentage, like 20.");
+      else filters[f[1]] = value;
+    });
+
+    var rank = $("f-max-rank").value.trim().replace(/[,\s]/g, "");
+    if (rank !== "" && !/^\d+$/.test(rank)) bad($("f-max-rank"), "Max rank must be a whole number.");
+    else if (rank !== "") filters.max_sales_rank = rank.replace(/^0+(?=\d)/, "");
+
+    var category = $("f-category").value.trim();
+    if (category) filters.category = category;
+    var search = $("f-search").value.trim();
+    if (search) filters.search = search;
+    if ($("f-hide-amazon").checked) filters.hide_amazon = "true";
+    return { filters: filters, problems: problems };
+  }
+
+  function showFilterError(problems) {
+    var box = $("filter-error");
+    box.textContent = problems.join(" ");
+    box.hidden = problems.length === 0;
+  }
+
+  function navigate(changes, replace) {
+    Object.keys(changes).forEach(function (key) { state[key] = changes[key]; });
+    var query = stateParams(state).toString();
+    var url = window.location.pathname + (query ? "?" + query : "");
+    if (replace) window.history.replaceState(null, "", url);
+    else window.history.pushState(null, "", url);
+    loadDeals();
+  }
+
+  /* ----- presets ----- */
+
+  function savedPreset() {
+    var raw = storageGet(window.localStorage, STORAGE.preset);
+    if (!raw) return null;
+    try {
+      var parsed = JSON.parse(raw);
+      var filters = {};
+      FILTER_KEYS.forEach(function (key) {
+        if (typeof parsed[key] === "string" && parsed[key] !== "") filters[key] = parsed[key];
+      });
+      return filters;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function refreshPresetOption() {
+    var option = document.querySelector('#preset option[value="mine"]');
+    var mine = savedPreset();
+    option.disabled = !mine;
+    option.textContent = mine ? "My preset (" + describeFilters(mine) + ")" : "My preset (none saved)";
+  }
+
+  function applyPreset(name) {
+    var filters = name === "mine" ? savedPreset() : PRESETS[name];
+    if (!filters) return;
+    var copy = {};
+    Object.keys(filters).forEach(function (key) { copy[key] = filters[key]; });
+    fillForm(copy);
+    showFilterError([]);
+    navigate({ filters: copy, page: 1 });
+  }
+
+  /* ----- rendering ----- */
+
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    if (className) td.className = className;
+    if (text !== undefined && text !== null) td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function link(href, text, label) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    if (label) a.setAttribute("aria-label", label);
+    return a;
+  }
+
+  function badge(text, className, title) {
+    var span = document.createElement("span");
+    span.className = "badge " + className;
+    span.textContent = text;
+    if (title) span.title = title;
+    return span;
+  }
+
+  function secondsSince(iso, nowMs) {
+    var t = Date.parse(iso || "");
+    return isFinite(t) ? (nowMs - t) / 1000 : null;
+  }
+
+  function isNew(deal) {
+    var created = Date.parse(deal.created_at || "");
+    var seen = Date.parse(baseline || "");
+    return isFinite(created) && isFinite(seen) && created > seen;
+  }
+
+  function renderRow(deal, nowMs) {
+    var tr = document.createElement("tr");
+    tr.dataset.asin = deal.asin;
+    if (isNew(deal)) tr.classList.add("is-new");
+
+    var asinCell = cell(tr, null, "asin");
+    var asin = encodeURIComponent(deal.asin);
+    asinCell.appendChild(link("https://www.amazon.com/dp/" + asin, deal.asin, deal.asin + " on Amazon"));
+    var keepa = link("https://keepa.com/#!product/1-" + asin, "Keepa", deal.asin + " on Keepa");
+    keepa.className = "keepa";
+    asinCell.appendChild(keepa);
+
+    var titleCell = cell(tr, null, "title");
+    var title = document.createElement("span");
+    title.textContent = deal.title || "(untitled)";
+    title.title = deal.title || "";
+    titleCell.appendChild(title);
+    if (deal.category) {
+      var category = document.createElement("span");
+      category.className = "category";
+      category.textContent = deal.category;
+      titleCell.appendChild(category);
+    }
+    if (tr.classList.contains("is-new")) titleCell.appendChild(badge("New", "badge-new", "Found since you last looked"));
+    if (deal.amazon_sells) titleCell.appendChild(badge("Amazon sells", "badge-amazon", "Amazon itself offers this product"));
+
+    cell(tr, deal.condition || "—");
+    cell(tr, formatInteger(deal.sales_rank), "num");
+    cell(tr, formatInteger(deal.sales_rank_drops_30), "num");
+    cell(tr, formatInteger(deal.used_offer_count), "num");
+    cell(tr, deal.peak_season || "—");
+    cell(tr, formatCents(deal.one_year_avg_cents), "num");
+    cell(tr, formatCents(deal.price_now_cents), "num");
+    cell(tr, formatPercent(deal.percent_down), "num");
+    cell(tr, formatCents(deal.all_in_cost_cents), "num");
+    var profit = cell(tr, formatCents(deal.profit_cents), "num profit");
+    if (deal.list_at_suspicious) {
+      profit.appendChild(badge("check", "badge-warn", "List at " + formatCents(deal.list_at_cents) +
+        " is over 3× the used price now: check before buying"));
+    } else {
+      profit.title = "List at " + formatCents(deal.list_at_cents);
+    }
+    cell(tr, formatPercent(deal.margin_percent), "num");
+    cell(tr, formatPercent(deal.roi_percent), "num");
+
+    var age = cell(tr, formatAge(secondsSince(deal.created_at, nowMs)), "age");
+    age.title = "Found " + (deal.created_at || "?") + "; Keepa data from " + (deal.keepa_updated_at || "?");
+    var keepaAge = document.createElement("span");
+    keepaAge.className = "muted sub";
+    keepaAge.textContent = "data " + formatAge(secondsSince(deal.keepa_updated_at, nowMs));
+    age.appendChild(keepaAge);
+
+    var sparkCell = cell(tr, null, "spark-cell");
+    var svg = sparkline(deal.used_price_history, deal.list_at_cents, deal.one_year_avg_cents, Math.floor(nowMs / 1000));
+    if (svg) sparkCell.appendChild(svg);
+    else sparkCell.textContent = "—";
+    return tr;
+  }
+
+  function renderTable(data) {
+    var body = $("deal-rows");
+    var nowMs = serverNow();
+    var fragment = document.createDocumentFragment();
+    (data.results || []).forEach(function (deal) { fragment.appendChild(renderRow(deal, nowMs)); });
+    body.replaceChildren(fragment);
+    if (!data.results || !data.results.length) {
+      var tr = document.createElement("tr");
+      cell(tr, Object.keys(state.filters).length ? "No deals match these filters." : "No deals yet.", "empty")
+        .colSpan = 16;
+      body.appendChild(tr);
+    }
+  }
+
+  function renderSortHeaders() {
+    var field = state.ordering.replace(/^-/, "");
+    var descending = state.ordering.charAt(0) === "-";
+    document.querySelectorAll("#deals th[data-order]").forEach(function (th) {
+      if (th.dataset.order === field) th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      else th.removeAttribute("aria-sort");
+    });
+  }
+
+  function renderPager(count, shown) {
+    var size = state.pageSize || DEFAULT_PAGE_SIZE;
+    var pages = Math.max(1, Math.ceil(count / size));
+    var first = count ? (state.page - 1) * size + 1 : 0;
+    $("page-info").textContent = "Page " + state.page + " of " + pages;
+    $("prev-page").disabled = state.page <= 1;
+    $("next-page").disabled = state.page >= pages;
+    $("status").textContent = count
+      ? "Showing " + first + "–" + (first + shown - 1) + " of " + count + " deals (" + describeFilters(state.filters) + ")"
+      : "No deals (" + describeFilters(state.filters) + ")";
+  }
+
+  function renderNewNotice(data) {
+    var fresh = (data.results || []).filter(isNew).length;
+    var box = $("new-deals");
+    box.hidden = fresh === 0;
+    if (fresh) {
+      $("new-deals-text").textContent = fresh + " new deal" + (fresh === 1 ? "" : "s") +
+        " since you looked (" + new Date(baseline).toLocaleString() + ") on this page.";
+    }
+  }
+
+  function showLoadError(message, loginLink) {
+    var box = $("load-error");
+    box.replaceChildren(document.createTextNode(message));
+    if (loginLink) {
+      box.appendChild(document.createTextNode(" "));
+      var a = document.createElement("a");
+      a.href = loginLink;
+      a.textContent = "Log in again";
+      box.appendChild(a);
+    }
+    box.hidden = false;
+  }
+
+  function errorText(body) {
+    if (!body || typeof body !== "object") return "";
+    return Object.keys(body).map(function (key) {
+      var value = body[key];
+      return (key === "detail" ? "" : key + ": ") + (Array.isArray(value) ? value.join(" ") : String(value));
+    }).join("; ");
+  }
+
+  function syncPageSize() {
+    var select = $("page-size");
+    var size = String(state.pageSize || DEFAULT_PAGE_SIZE);
+    if (!select.querySelector('option[value="' + size + '"]')) {
+      var option = document.createElement("option");
+      option.value = option.textContent = size;
+      select.appendChild(option);
+    }
+    select.value = size;
+  }
+
+  function loadDeals() {
+    if (inFlight) inFlight.abort();
+    var controller = new AbortController();
+    inFlight = controller;
+    renderSortHeaders();
+    syncPageSize();
+    root.setAttribute("aria-busy", "true");
+    return fetch(dealsUrl + "?" + apiParams(state).toString(), {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+      signal: controller.signal,
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        return { response: response, body: body };
+      });
+    }).then(function (result) {
+      var response = result.response;
+      if (response.status === 404 && state.page > 1) {
+        navigate({ page: 1 }, true); // the page emptied since the link was made
+        return;
+      }
+      if (response.status === 401 || response.status === 403) {
+        showLoadError("Your session has ended.", "/admin/login/?next=" +
+          encodeURIComponent(window.location.pathname + window.location.search));
+        return;
+      }
+      if (!response.ok || !result.body) {
+        showLoadError("Could not load deals (" + response.status + "). " + errorText(result.body));
+        return;
+      }
+      $("load-error").hidden = true;
+      renderTable(result.body);
+      renderPager(result.body.count || 0, (result.body.results || []).length);
+      renderNewNotice(result.body);
+      $("refreshed").textContent = "Updated " + new Date().toLocaleTimeString();
+      root.dataset.loaded = "true";
+    }).catch(function (error) {
+      if (error.name !== "AbortError") showLoadError("Could not reach the server; showing the last deals loaded.");
+    }).finally(function () {
+      if (inFlight === controller) {
+        inFlight = null;
+        root.removeAttribute("aria-busy");
+      }
+    });
+  }
+
+  /* ----- the token bucket widget ----- */
+
+  function renderBucket(status) {
+    var box = $("bucket");
+    var tokens = status.tokens;
+    var capacity = status.capacity;
+    var meter = $("bucket-meter");
+    meter.max = capacity > 0 ? capacity : 1;
+    meter.value = Math.max(0, Math.min(tokens || 0, meter.max));
+    meter.low = meter.max * 0.1;
+    meter.high = meter.max * 0.5;
+    meter.optimum = meter.max;
+    $("bucket-tokens").textContent = formatInteger(tokens) + " / " + formatInteger(capacity) + " tokens";
+    var parts = ["refill " + formatInteger(status.refill_rate) + "/min"];
+    if (status.paused || status.fatal_pause) {
+      box.dataset.state = "paused";
+      parts.unshift("Paused" + (status.pause_reason ? ": " + status.pause_reason : ""));
+    } else if (status.recharge_active) {
+      box.dataset.state = "recharging";
+      parts.unshift("Recharging to " + formatInteger(status.recharge_threshold) +
+        (status.recharge_eta_seconds !== null && status.recharge_eta_seconds !== undefined
+          ? ", ready in ~" + formatDuration(status.recharge_eta_seconds) : ""));
+    } else {
+      box.dataset.state = "active";
+      parts.unshift("Active");
+    }
+    if (typeof status.last_reading_age_seconds === "number") {
+      parts.push("last Keepa reading " + formatDuration(status.last_reading_age_seconds) + " ago");
+    }
+    $("bucket-detail").textContent = parts.join(" · ");
+  }
+
+  function loadBucket() {
+    return fetch(tokensUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      })
+      .then(renderBucket)
+      .catch(function () {
+        $("bucket").dataset.state = "unavailable";
+        $("bucket-tokens").textContent = "—";
+        $("bucket-detail").textContent = "Token status unavailable right now.";
+      });
+  }
+
+  /* ----- wiring ----- */
+
+  fillForm(state.filters);
+  refreshPresetOption();
+
+  $("filters").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = readForm();
+    showFilterError(form.problems);
+    if (form.problems.length) return;
+    $("preset").value = "";
+    navigate({ filters: form.filters, page: 1 });
+  });
+  $("clear-filters").addEventListener("click", function () {
+    fillForm({});
+    showFilterError([]);
+    $("preset").value = "";
+    navigate({ filters: {}, page: 1 });
+  });
+  $("preset").addEventListener("change", function (event) { applyPreset(event.target.value); });
+  $("save-preset").addEventListener("click", function () {
+    var form = readForm();
+    showFilterError(form.problems);
+    if (form.problems.length) return;
+    storageSet(window.localStorage, STORAGE.preset, JSON.stringify(form.filters));
+    refreshPresetOption();
+    $("preset").value = "mine";
+    $("status").textContent = "Saved my preset: " + describeFilters(form.filters) + ".";
+  });
+  document.querySelectorAll("#deals th[data-order] button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = button.parentElement.dataset.order;
+      var current = state.ordering.replace(/^-/, "");
+      var ordering;
+      if (current === field) ordering = state.ordering.charAt(0) === "-" ? field : "-" + field;
+      else ordering = DESCENDING_FIRST.indexOf(field) >= 0 ? "-" + field : field;
+      navigate({ ordering: ordering, page: 1 });
+    });
+  });
+  $("prev-page").addEventListener("click", function () { navigate({ page: Math.max(1, state.page - 1) }); });
+  $("next-page").addEventListener("click", function () { navigate({ page: state.page + 1 }); });
+  $("page-size").addEventListener("change", function (event) {
+    navigate({ pageSize: parseInt(event.target.value, 10), page: 1 });
+  });
+  $("refresh").addEventListener("click", function () { loadDeals(); loadBucket(); });
+  $("mark-seen").addEventListener("click", function () {
+    baseline = new Date(serverNow()).toISOString();
+    storageSet(window.sessionStorage, baselineKey, baseline);
+    storageSet(window.localStorage, STORAGE.lastSeen, baseline);
+    $("new-deals").hidden = true;
+    document.querySelectorAll("#deal-rows tr.is-new").forEach(function (tr) { tr.classList.remove("is-new"); });
+    document.querySelectorAll("#deal-rows .badge-new").forEach(function (b) { b.remove(); });
+  });
+  window.addEventListener("popstate", function () {
+    state = readState(window.location.search);
+    fillForm(state.filters);
+    loadDeals();
+  });
+  window.setInterval(function () {
+    if (document.visibilityState === "visible" && !inFlight) loadDeals();
+  }, AUTO_REFRESH_MS);
+  window.setInterval(function () {
+    if (document.visibilityState === "visible") loadBucket();
+  }, BUCKET_REFRESH_MS);
+
+  loadDeals();
+  loadBucket();
+})();
