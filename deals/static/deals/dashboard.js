@@ -39,7 +39,7 @@
     var negative = text.charAt(0) === "-";
     var digits = (negative ? text.slice(1) : text).replace(/^0+(?=\d)/, "");
     while (digits.length < 3) digits = "0" + digits;
-    return (negative ? "−" : "") + "$" + groupDigits(digits.slice(0, -2)) + "." + digits.slice(-2);
+    return (negative ? "-" : "") + "$" + groupDigits(digits.slice(0, -2)) + "." + digits.slice(-2);
   }
 
   /** "$45", "45.5", "1,045.50" -> 4500, 4550, 104550 (integers); null when blank; NaN when invalid. */
