@@ -1,0 +1,303 @@
+-- One atomic step of the shared Keepa token bucket (see tokens/bucket.py for the model).
+--
+-- KEYS[1] state hash, KEYS[2] reservations hash (id -> "cost:seq:ghost_seq"),
+-- KEYS[3] reservation expiry zset (id -> expiry ms).
+-- ARGV[1] op, ARGV[2] now (clock ms, from the caller's clock, never Redis TIME),
+-- ARGV[3..10] policy: threshold, timeout_ms, floor, auto (0/1), auto_below_rate,
+-- auto_below_balance, reservation_ttl_ms, probe_wait_ms; ARGV[11..] op arguments.
+-- Every reply is a flat list of name/value strings: the status plus what the op decided.
+
+local state_key, res_key, exp_key = KEYS[1], KEYS[2], KEYS[3]
+local op = ARGV[1]
+local now = tonumber(ARGV[2])
+local threshold = tonumber(ARGV[3])
+local timeout_ms = tonumber(ARGV[4])
+local floor_ = tonumber(ARGV[5])
+local auto = ARGV[6] == '1'
+local auto_rate = tonumber(ARGV[7])
+local auto_balance = tonumber(ARGV[8])
+local ttl_ms = tonumber(ARGV[9])
+local probe_wait_ms = tonumber(ARGV[10])
+local TICK = 60000
+local FALLBACK_WAIT = 60000
+
+local function fmt(x)
+  if x == nil then return '' end
+  if type(x) == 'number' then return string.format('%.0f', x) end
+  return tostring(x)
+end
+
+local s = {}
+local raw = redis.call('HGETALL', state_key)
+for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
+local dirty = {}
+local function get(name) local v = s[name]; if v == nil or v == '' then return nil end; return v end
+local function num(name, default) local v = get(name); if v == nil then return default end; return tonumber(v) end
+local function set(name, value) s[name] = fmt(value); dirty[name] = true end
+
+-- Time never runs backwards inside the bucket.
+local last_now = num('last_now', now)
+if now < last_now then now = last_now end
+set('last_now', now)
+
+-- A dead worker's reservation expires instead of leaking.
+if #redis.call('ZRANGEBYSCORE', exp_key, '-inf', now, 'LIMIT', 0, 1) > 0 then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', exp_key, '-inf', now)) do
+    redis.call('HDEL', res_key, id)
+  end
+  redis.call('ZREMRANGEBYSCORE', exp_key, '-inf', now)
+end
+
+local function parse(entry)
+  local cost, seq, ghost = string.match(entry, '^(-?%d+):(%d+):(%d+)$')
+  return tonumber(cost), tonumber(seq), tonumber(ghost)
+end
+
+local function in_flight()
+  local total, live, ghosts = 0, 0, 0
+  local all = redis.call('HGETALL', res_key)
+  for i = 1, #all, 2 do
+    local cost, _, ghost = parse(all[i + 1])
+    total = total + cost
+    if ghost == 0 then live = live + 1 else ghosts = ghosts + 1 end
+  end
+  return total, live, ghosts
+end
+
+local known = get('known') == '1'
+local rate = num('rate', 0)
+local anchor_balance = num('balance', 0)
+local next_refill = num('next_refill', now)
+
+local function capacity() return 60 * rate end
+local function clamped_threshold()
+  local t = math.min(threshold, capacity() - rate)
+  if t < 0 then t = 0 end
+  return t
+end
+local function ticks_until(t)
+  if rate <= 0 or t < next_refill then return 0 end
+  return math.floor((t - next_refill) / TICK) + 1
+end
+-- Keepa's balance at time t from the last reading: rate per whole minute, capped at 60 x rate.
+local function projected(t)
+  local n = ticks_until(t)
+  if n == 0 then return anchor_balance end
+  local b = anchor_balance + n * rate
+  if b > capacity() then b = math.max(anchor_balance, capacity()) end
+  return b
+end
+-- The first time >= now at which the projected balance reaches target (nil: never by refills).
+local function time_to_reach(target)
+  if projected(now) >= target then return now end
+  if rate <= 0 or target > capacity() then return nil end
+  local needed = math.ceil((target - anchor_balance) / rate)
+  return next_refill + (needed - 1) * TICK
+end
+local function next_tick()
+  if not known or rate <= 0 then return nil end
+  return next_refill + ticks_until(now) * TICK
+end
+local function earliest_expiry()
+  local first = redis.call('ZRANGE', exp_key, 0, 0, 'WITHSCORES')
+  if #first == 0 then return nil end
+  return tonumber(first[2])
+end
+
+local function state_label()
+  if get('fatal_reason') then return 'paused' end
+  if get('recharge_active') == '1' then return 'recharging' end
+  return 'active'
+end
+
+local transitions = {}
+local function transition(action, old, actor, reason)
+  table.insert(transitions, table.concat({action, old, state_label(), actor, reason}, '\31'))
+end
+
+local function begin_recharge(actor, reason)
+  local old = state_label()
+  set('recharge_active', 1)
+  set('recharge_started_at', now)
+  set('recharge_deadline', now + timeout_ms)
+  set('recharge_actor', actor)
+  set('recharge_reason', reason)
+  transition('recharge_on', old, actor, reason)
+end
+
+local function finish_recharge(actor, reason)
+  local old = state_label()
+  set('recharge_active', 0)
+  set('recharge_started_at', '')
+  set('recharge_deadline', '')
+  set('recharge_actor', '')
+  set('recharge_reason', '')
+  transition('recharge_off', old, actor, reason)
+end
+
+local inflight, live, ghosts = in_flight()
+
+-- A recharge ends once the projected balance reaches the clamped threshold, or at its timeout.
+local function settle_recharge()
+  if get('recharge_active') ~= '1' then return end
+  local thr = clamped_threshold()
+  if known and projected(now) - inflight >= thr then
+    finish_recharge('automatic', 'threshold ' .. fmt(thr) .. ' reached')
+  elseif now >= num('recharge_deadline', now) then
+    finish_recharge('automatic', 'timeout: threshold ' .. fmt(thr) .. ' not reached after '
+      .. fmt(timeout_ms / 60000) .. ' min')
+  end
+end
+
+local out = {}
+local function put(name, value) table.insert(out, name); table.insert(out, fmt(value)) end
+
+local function refuse(reason, wait_at, detail)
+  local wait = FALLBACK_WAIT
+  if wait_at ~= nil then wait = math.max(0, wait_at - now) end
+  put('granted', 0)
+  put('reason', reason)
+  put('wait_ms', math.max(wait, 1))
+  put('detail', detail or '')
+end
+
+if op == 'reserve' then
+  local id, cost = ARGV[11], tonumber(ARGV[12])
+  settle_recharge()
+  local function grant()
+    local seq = num('seq', 0) + 1
+    set('seq', seq)
+    redis.call('HSET', res_key, id, fmt(cost) .. ':' .. fmt(seq) .. ':0')
+    redis.call('ZADD', exp_key, now + ttl_ms, id)
+    inflight = inflight + cost
+    live = live + 1
+    put('granted', 1)
+    put('reservation_id', id)
+  end
+  if get('fatal_reason') then
+    refuse('fatal', now + FALLBACK_WAIT * 5, get('fatal_reason'))
+  elseif not known then
+    -- Unknown balance: one probe call at a time, so the first reading arrives.
+    if live == 0 then
+      grant()
+    else
+      local until_ = now + probe_wait_ms
+      local expiry = earliest_expiry()
+      if expiry ~= nil and expiry < until_ then until_ = expiry end
+      refuse('empty', until_, 'balance unknown: waiting for the probe call to report')
+    end
+  else
+    local available = projected(now) - inflight
+    if auto and get('recharge_active') ~= '1' and rate < auto_rate
+        and available < auto_balance and available < clamped_threshold() then
+      begin_recharge('automatic', 'refill rate ' .. fmt(rate) .. '/min below ' .. fmt(auto_rate)
+        .. ' and balance ' .. fmt(available) .. ' below ' .. fmt(auto_balance))
+    end
+    if get('recharge_active') == '1' then
+      local at = time_to_reach(clamped_threshold() + inflight)
+      local deadline = num('recharge_deadline', now)
+      if at == nil or deadline < at then at = deadline end
+      refuse('recharging', at, 'recharging to ' .. fmt(clamped_threshold()))
+    elseif available > floor_ then
+      grant()
+    else
+      local at = time_to_reach(floor_ + inflight + 1)
+      if at == nil then at = earliest_expiry() end
+      refuse('empty', at, '')
+    end
+  end
+elseif op == 'settle' then
+  local id = ARGV[11]
+  local has_reading = ARGV[12] == '1'
+  local entry = nil
+  if id ~= '' then entry = redis.call('HGET', res_key, id) end
+  local cost, seq = 0, nil
+  if entry then cost, seq = parse(entry) end
+  if has_reading then
+    local left, refill_in, new_rate = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+    local ts, consumed = tonumber(ARGV[16]), tonumber(ARGV[17])
+    if entry then
+      redis.call('HDEL', res_key, id)
+      redis.call('ZREM', exp_key, id)
+      -- This call left after every ghost older than it had finished, so Keepa's reading
+      -- already holds their charges.
+      local all = redis.call('HGETALL', res_key)
+      for i = 1, #all, 2 do
+        local _, _, ghost = parse(all[i + 1])
+        if ghost > 0 and ghost <= seq then
+          redis.call('HDEL', res_key, all[i])
+          redis.call('ZREM', exp_key, all[i])
+        end
+      end
+      if cost > 0 and consumed == 0 and left <= 0 then set('last_429_at', now) end
+    end
+    local applied_ts = num('applied_ts', nil)
+    local newer = applied_ts == nil or ts > applied_ts
+      or (ts == applied_ts and left < anchor_balance)
+    if newer then
+      set('known', 1)
+      set('balance', left)
+      set('rate', new_rate)
+      set('next_refill', now + refill_in)
+      set('applied_ts', ts)
+      set('applied_at', now)
+      known, rate, anchor_balance, next_refill = true, new_rate, left, now + refill_in
+      put('applied', 1)
+    else
+      put('applied', 0)
+    end
+  elseif entry then
+    -- The call may or may not have been charged: keep its cost until a later call reports.
+    redis.call('HSET', res_key, id, fmt(cost) .. ':' .. fmt(seq) .. ':' .. fmt(num('seq', 0) + 1))
+  end
+  inflight, live, ghosts = in_flight()
+elseif op == 'start_recharge' then
+  settle_recharge()
+  if get('recharge_active') ~= '1' then begin_recharge(ARGV[11], ARGV[12]) end
+elseif op == 'end_recharge' then
+  if get('recharge_active') == '1' then finish_recharge(ARGV[11], ARGV[12]) end
+elseif op == 'pause_fatal' then
+  if not get('fatal_reason') then
+    local old = state_label()
+    set('fatal_reason', ARGV[12])
+    set('fatal_at', now)
+    transition('fatal_pause', old, ARGV[11], ARGV[12])
+  end
+elseif op == 'release_fatal' then
+  if get('fatal_reason') then
+    local old = state_label()
+    set('fatal_reason', '')
+    set('fatal_at', '')
+    transition('fatal_release', old, ARGV[11], ARGV[12])
+  end
+else
+  settle_recharge()
+end
+
+local flat = {}
+for name, _ in pairs(dirty) do table.insert(flat, name); table.insert(flat, s[name]) end
+if #flat > 0 then redis.call('HSET', state_key, unpack(flat)) end
+
+put('now', now)
+put('known', known and 1 or 0)
+put('tokens', projected(now))
+put('refill_rate', rate)
+put('next_refill_at', next_tick())
+put('recharge_active', get('recharge_active') == '1' and 1 or 0)
+put('recharge_threshold', clamped_threshold())
+put('recharge_started_at', get('recharge_started_at'))
+put('recharge_deadline', get('recharge_deadline'))
+put('recharge_reason', get('recharge_reason'))
+put('recharge_actor', get('recharge_actor'))
+if get('recharge_active') == '1' and known then
+  put('recharge_ready_at', time_to_reach(clamped_threshold() + inflight))
+end
+put('in_flight_tokens', inflight)
+put('reservations_in_flight', live)
+put('unconfirmed_reservations', ghosts)
+put('applied_at', get('applied_at'))
+put('last_429_at', get('last_429_at'))
+put('fatal_reason', get('fatal_reason'))
+put('fatal_at', get('fatal_at'))
+put('transitions', table.concat(transitions, '\30'))
+return out

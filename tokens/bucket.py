@@ -1,0 +1,332 @@
+"""The one Keepa token bucket every worker on every host shares, kept in Redis.
+
+Model (all arithmetic in ``bucket.lua``, one atomic script per decision):
+
+* Keepa's last reading is the truth: ``tokensLeft`` at the moment we received it, the next
+  refill ``refillIn`` later, then ``refillRate`` every 60 s, capped at 60 x rate. Anchoring
+  on our receive time (not Keepa's ``timestamp``) only ever makes the projection late by the
+  network latency, never early, whatever the clocks' skew. ``timestamp`` orders readings:
+  one older than the last applied is ignored.
+* Reservations in flight are subtracted until their call settles. A call that settled
+  without a reading (timeout, garbled body) may still have been charged, so its cost stays
+  as "unconfirmed" until a call granted after it reports; a dead worker's reservation
+  expires after ``reservation_ttl_seconds``.
+* A call is granted while projected balance minus in-flight exceeds ``floor`` (Keepa lets a
+  call start at any positive balance and go negative; the floor keeps racing workers from
+  digging a hole deeper than one call). With no reading yet (first start, flushed Redis) one
+  probe call at a time is granted so the first reading arrives.
+* Recharge mode refuses every call until the projected balance reaches the threshold,
+  clamped below the capacity (re-clamped on every rate change), or until its timeout.
+
+Times enter the script from the injected clock, never from Redis ``TIME``, and a stored
+high-water mark keeps them from running backwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis as redis_lib
+
+from tokens.clock import Clock, get_clock
+from tokens.interface import Grant, Refusal, TokenReading
+
+log = logging.getLogger(__name__)
+
+_SCRIPT = (Path(__file__).with_name("bucket.lua")).read_text()
+_FIELD_SEP, _RECORD_SEP = "\x1f", "\x1e"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+REASON_MAX_LENGTH = 200
+
+
+def bucket_id_for(api_key: str) -> str:
+    """A stable name for the key's bucket that reveals nothing of the key."""
+    return hashlib.sha256(f"dealsite-keepa-bucket:{api_key}".encode()).hexdigest()[:20]
+
+
+def clean_reason(reason: str) -> str:
+    """One line of at most ``REASON_MAX_LENGTH`` characters (control characters would break
+    the script's reply format and the audit log)."""
+    return _CONTROL.sub(" ", str(reason)).strip()[:REASON_MAX_LENGTH]
+
+
+def _at(ms: str) -> float | None:
+    return int(ms) / 1000 if ms else None
+
+
+def _seconds_between(now_ms: int, later_ms: str) -> float | None:
+    return (int(later_ms) - now_ms) / 1000 if later_ms else None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of the bucket's mode, reported by the script to the one caller that made it."""
+
+    action: str  # recharge_on, recharge_off, fatal_pause, fatal_release
+    old_state: str  # active, recharging, paused
+    new_state: str
+    actor: str
+    reason: str
+    tokens: int
+    refill_rate: int
+
+
+Listener = Callable[[Transition], None] | None
+
+
+@dataclass(frozen=True)
+class BucketStatus:
+    """What the operator sees. Times are unix seconds of the bucket's clock."""
+
+    known: bool  # False until the first Keepa reading
+    tokens: int  # projected Keepa balance (0 while unknown)
+    capacity: int
+    refill_rate: int
+    next_refill_seconds: float | None
+    recharge_active: bool
+    recharge_threshold: int  # clamped below the capacity
+    recharge_started_at: float | None
+    recharge_deadline_at: float | None
+    recharge_reason: str
+    recharge_actor: str
+    recharge_eta_seconds: float | None
+    reservations_in_flight: int
+    in_flight_tokens: int  # live reservations plus unconfirmed ones
+    last_reading_age_seconds: float | None
+    last_429_at: float | None
+    fatal_reason: str
+    now: float
+
+    @property
+    def available(self) -> int:
+        return self.tokens - self.in_flight_tokens
+
+    @property
+    def state(self) -> str:
+        if self.fatal_reason:
+            return "paused"
+        return "recharging" if self.recharge_active else "active"
+
+    @property
+    def recharge_progress(self) -> float:
+        """0..1 of the way to the threshold (1 when there is nothing to wait for)."""
+        if self.recharge_threshold <= 0:
+            return 1.0
+        return min(1.0, max(0.0, self.available / self.recharge_threshold))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, shared by ``bucket_status --json`` and the API."""
+        data = asdict(self)
+        for name in ("recharge_started_at", "recharge_deadline_at", "last_429_at", "now"):
+            if data[name] is not None:
+                data[name] = datetime.fromtimestamp(data[name], tz=UTC).isoformat()
+        data["state"] = self.state
+        data["available"] = self.available
+        data["fatal_pause"] = bool(self.fatal_reason)
+        return data
+
+
+class RedisTokenBucket:
+    """The shared bucket (implements ``tokens.interface.TokenBucket``).
+
+    ``on_transition`` is told of every mode change this process caused (the factory wires it
+    to the audit log); exceptions it raises propagate to the caller.
+    """
+
+    def __init__(
+        self,
+        redis: redis_lib.Redis,
+        *,
+        bucket_id: str,
+        clock: Clock,
+        threshold: int = 280,
+        recharge_timeout_seconds: int = 3600,
+        floor: int = 0,
+        auto_recharge: bool = True,
+        auto_below_rate: int = 10,
+        auto_below_balance: int = 20,
+        reservation_ttl_seconds: int = 120,
+        probe_wait_seconds: float = 5,
+        on_transition: Listener = None,
+    ):
+        if recharge_timeout_seconds <= 0 or reservation_ttl_seconds <= 0:
+            raise ValueError("recharge timeout and reservation ttl must be positive")
+        self.redis = redis
+        self.bucket_id = bucket_id
+        self.clock = clock
+        self.threshold = threshold
+        self.recharge_timeout_seconds = recharge_timeout_seconds
+        self.floor = floor
+        self.auto_recharge = auto_recharge
+        self.auto_below_rate = auto_below_rate
+        self.auto_below_balance = auto_below_balance
+        self.reservation_ttl_seconds = reservation_ttl_seconds
+        self.probe_wait_seconds = probe_wait_seconds
+        self.on_transition = on_transition
+        prefix = f"tokens:bucket:{bucket_id}"
+        self.keys = [f"{prefix}:state", f"{prefix}:reservations", f"{prefix}:expiry"]
+        self._script = redis.register_script(_SCRIPT)
+
+    def __repr__(self) -> str:
+        return f"RedisTokenBucket(bucket_id={self.bucket_id!r})"
+
+    # --- the TokenBucket protocol ---------------------------------------------------
+
+    def reserve(self, cost: int) -> Grant | Refusal:
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost <= 0:
+            raise ValueError(f"cost must be a positive integer, got {cost!r}")
+        reservation_id = uuid.uuid4().hex
+        reply = self._run("reserve", reservation_id, cost)
+        if reply["granted"] == "1":
+            return Grant(reservation_id=reservation_id, cost=cost)
+        return Refusal(
+            wait_seconds=int(reply["wait_ms"]) / 1000, reason=reply["reason"], detail=reply["detail"]
+        )
+
+    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+        reservation_id = grant.reservation_id if grant is not None else ""
+        if reading is None:
+            self._run("settle", reservation_id, 0)
+            return
+        self._run(
+            "settle",
+            reservation_id,
+            1,
+            reading.tokens_left,
+            reading.refill_in_ms,
+            reading.refill_rate,
+            reading.timestamp_ms,
+            reading.tokens_consumed,
+        )
+
+    def pause_fatal(self, reason: str) -> None:
+        self._run("pause_fatal", "automatic", clean_reason(reason))
+
+    # --- operator controls ---------------------------------------------------------
+
+    def release_fatal(
+        self, reason: str = "released by operator", actor: str = "command", *, on_transition: Listener = None
+    ) -> BucketStatus:
+        return self._status(self._run("release_fatal", actor, clean_reason(reason), listener=on_transition))
+
+    def start_recharge(self, reason: str, actor: str, *, on_transition: Listener = None) -> BucketStatus:
+        """Recharge mode on (no change if already on). ``on_transition`` replaces the bucket's
+        listener for this call, e.g. to record the user who asked."""
+        return self._status(self._run("start_recharge", actor, clean_reason(reason), listener=on_transition))
+
+    def end_recharge(self, reason: str, actor: str, *, on_transition: Listener = None) -> BucketStatus:
+        return self._status(self._run("end_recharge", actor, clean_reason(reason), listener=on_transition))
+
+    def status(self) -> BucketStatus:
+        return self._status(self._run("status"))
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def _run(self, op: str, *args: Any, listener: Listener = None) -> dict[str, str]:
+        now_ms = int(self.clock.time() * 1000)
+        policy = (
+            self.threshold,
+            self.recharge_timeout_seconds * 1000,
+            self.floor,
+            1 if self.auto_recharge else 0,
+            self.auto_below_rate,
+            self.auto_below_balance,
+            self.reservation_ttl_seconds * 1000,
+            int(self.probe_wait_seconds * 1000),
+        )
+        raw = self._script(keys=self.keys, args=[op, now_ms, *policy, *args])
+        items = [v.decode() if isinstance(v, bytes) else str(v) for v in raw]
+        reply = dict(zip(items[::2], items[1::2], strict=True))
+        self._report(reply, listener or self.on_transition)
+        return reply
+
+    def _report(self, reply: dict[str, str], listener: Listener) -> None:
+        if not reply.get("transitions"):
+            return
+        for record in reply["transitions"].split(_RECORD_SEP):
+            action, old, new, actor, reason = record.split(_FIELD_SEP)
+            tokens, rate = int(reply["tokens"]), int(reply["refill_rate"])
+            change = Transition(action, old, new, actor, reason, tokens, rate)
+            alarming = reason.startswith("timeout") or action == "fatal_pause"
+            level = logging.WARNING if alarming else logging.INFO
+            log.log(level, "token bucket %s: %s -> %s by %s (%s)", action, old, new, actor, reason)
+            if listener is not None:
+                listener(change)
+
+    def _status(self, reply: dict[str, str]) -> BucketStatus:
+        now_ms = int(reply["now"])
+        rate = int(reply["refill_rate"])
+        known = reply["known"] == "1"
+        active = reply["recharge_active"] == "1"
+        eta = None
+        if active:
+            deadline = int(reply["recharge_deadline"])
+            ready = int(reply["recharge_ready_at"]) if reply.get("recharge_ready_at") else deadline
+            eta = max(0, min(ready, deadline) - now_ms) / 1000
+        applied = reply["applied_at"]
+        return BucketStatus(
+            known=known,
+            tokens=int(reply["tokens"]) if known else 0,
+            capacity=60 * rate,
+            refill_rate=rate,
+            next_refill_seconds=_seconds_between(now_ms, reply["next_refill_at"]),
+            recharge_active=active,
+            recharge_threshold=int(reply["recharge_threshold"]),
+            recharge_started_at=_at(reply["recharge_started_at"]),
+            recharge_deadline_at=_at(reply["recharge_deadline"]),
+            recharge_reason=reply["recharge_reason"],
+            recharge_actor=reply["recharge_actor"],
+            recharge_eta_seconds=eta,
+            reservations_in_flight=int(reply["reservations_in_flight"]),
+            in_flight_tokens=int(reply["in_flight_tokens"]),
+            last_reading_age_seconds=(now_ms - int(applied)) / 1000 if applied else None,
+            last_429_at=_at(reply["last_429_at"]),
+            fatal_reason=reply["fatal_reason"],
+            now=now_ms / 1000,
+        )
+
+
+_connections: dict[str, redis_lib.Redis] = {}
+
+
+def redis_connection(url: str | None = None) -> redis_lib.Redis:
+    """One client (and connection pool) per URL per process."""
+    from django.conf import settings
+
+    url = url or settings.REDIS_URL
+    if url not in _connections:
+        _connections[url] = redis_lib.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return _connections[url]
+
+
+def get_bucket(
+    api_key: str | None = None, *, redis: redis_lib.Redis | None = None, clock: Clock | None = None
+) -> RedisTokenBucket:
+    """The bucket for ``api_key`` (default ``KEEPA_API_KEY``), configured from ``TOKENS``;
+    mode changes it causes are written to the audit log (``RechargeEvent``)."""
+    from django.conf import settings
+
+    from tokens.services import record_transition
+
+    config = settings.TOKENS
+    return RedisTokenBucket(
+        redis if redis is not None else redis_connection(),
+        bucket_id=bucket_id_for(settings.KEEPA_API_KEY if api_key is None else api_key),
+        clock=clock if clock is not None else get_clock(),
+        threshold=config["RECHARGE_THRESHOLD"],
+        recharge_timeout_seconds=config["RECHARGE_TIMEOUT_SECONDS"],
+        floor=config["FLOOR"],
+        auto_recharge=config["AUTO_RECHARGE"],
+        auto_below_rate=config["AUTO_RECHARGE_BELOW_RATE"],
+        auto_below_balance=config["AUTO_RECHARGE_BELOW_BALANCE"],
+        reservation_ttl_seconds=config["RESERVATION_TTL_SECONDS"],
+        on_transition=record_transition,
+    )
