@@ -195,6 +195,8 @@ if op == 'reserve' then
     end
     if get('recharge_active') == '1' then
       local at = time_to_reach(clamped_threshold() + inflight)
+      -- Out of reach only while reservations hold tokens: look again when the first expires.
+      if at == nil then at = earliest_expiry() end
       local deadline = num('recharge_deadline', now)
       if at == nil or deadline < at then at = deadline end
       refuse('recharging', at, 'recharging to ' .. fmt(clamped_threshold()))

@@ -291,3 +291,24 @@ def test_the_bucket_is_named_by_a_hash_of_the_key(make_bucket, store, clock):
     bucket = known(make_bucket(), clock, 5)
     assert all(b"test" in key for key in store.keys("tokens:*"))
     assert secret not in repr(bucket)
+
+
+def test_a_leaked_reservation_cannot_stretch_a_recharge_beyond_its_expiry(make_bucket, clock):
+    bucket = known(make_bucket(threshold=280, reservation_ttl_seconds=120), clock, 290, rate=5)
+    bucket.reserve(200)  # its worker dies
+    bucket.start_recharge("operator", "command")
+    refusal = bucket.reserve(1)
+    assert refusal.reason == "recharging" and refusal.wait_seconds == 120
+    clock.advance(refusal.wait_seconds)
+    assert isinstance(bucket.reserve(1), Grant)
+
+
+def test_an_unknown_balance_is_probed_even_during_a_recharge(make_bucket, clock):
+    bucket = make_bucket(threshold=280)
+    bucket.start_recharge("deploy", "deploy")  # a deploy onto an empty Redis
+    probe = bucket.reserve(1)
+    assert isinstance(probe, Grant)
+    bucket.settle(probe, reading(clock, 100))
+    status = bucket.status()
+    assert status.recharge_active and status.recharge_eta_seconds == 60 + 35 * 60
+    assert bucket.reserve(1).reason == "recharging"
