@@ -101,7 +101,7 @@
    * for List at and the 1yr average. Keepa prices hold until the next change, hence steps.
    */
   function sparkline(history, listAtCents, avgCents, nowSeconds, width, height) {
-    width = width || 120;
+    width = width || 100;
     height = height || 32;
     var start = nowSeconds - ONE_YEAR_SECONDS;
     var points = [];
