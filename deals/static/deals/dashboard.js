@@ -576,31 +576,33 @@
 
   function renderBucket(status) {
     var box = $("bucket");
-    var tokens = status.tokens;
     var capacity = status.capacity;
     var meter = $("bucket-meter");
     meter.max = capacity > 0 ? capacity : 1;
-    meter.value = Math.max(0, Math.min(tokens || 0, meter.max));
+    meter.value = Math.max(0, Math.min(status.tokens || 0, meter.max));
     meter.low = meter.max * 0.1;
     meter.high = meter.max * 0.5;
     meter.optimum = meter.max;
-    $("bucket-tokens").textContent = formatInteger(tokens) + " / " + formatInteger(capacity) + " tokens";
-    var parts = ["refill " + formatInteger(status.refill_rate) + "/min"];
-    if (status.paused || status.fatal_pause) {
-      box.dataset.state = "paused";
-      parts.unshift("Paused" + (status.pause_reason ? ": " + status.pause_reason : ""));
-    } else if (status.recharge_active) {
-      box.dataset.state = "recharging";
-      parts.unshift("Recharging to " + formatInteger(status.recharge_threshold) +
-        (status.recharge_eta_seconds !== null && status.recharge_eta_seconds !== undefined
-          ? ", ready in ~" + formatDuration(status.recharge_eta_seconds) : ""));
+    $("bucket-tokens").textContent = formatInteger(status.tokens) + " / " + formatInteger(capacity) + " tokens";
+    var parts = [];
+    var state = status.state || (status.fatal_pause ? "paused" : status.recharge_active ? "recharging" : "active");
+    if (state === "paused") {
+      parts.push("Paused" + (status.fatal_reason ? ": " + status.fatal_reason : ""));
+    } else if (state === "recharging") {
+      var eta = status.recharge_eta_seconds;
+      parts.push("Recharging to " + formatInteger(status.recharge_threshold) +
+        (eta !== null && eta !== undefined ? ", ready in ~" + formatDuration(eta) : ""));
     } else {
-      box.dataset.state = "active";
-      parts.unshift("Active");
+      parts.push("Active");
     }
-    if (typeof status.last_reading_age_seconds === "number") {
+    parts.push("refill " + formatInteger(status.refill_rate) + "/min");
+    if (status.in_flight_tokens > 0) parts.push(formatInteger(status.in_flight_tokens) + " reserved");
+    if (status.known === false) {
+      parts.push("no Keepa reading yet");
+    } else if (typeof status.last_reading_age_seconds === "number") {
       parts.push("last Keepa reading " + formatDuration(status.last_reading_age_seconds) + " ago");
     }
+    box.dataset.state = state;
     $("bucket-detail").textContent = parts.join(" · ");
   }
 
@@ -685,4 +687,5 @@
 
   loadDeals();
   loadBucket();
+  root.dataset.ready = "true";
 })();
