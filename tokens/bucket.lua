@@ -200,12 +200,18 @@ if op == 'reserve' then
       local deadline = num('recharge_deadline', now)
       if at == nil or deadline < at then at = deadline end
       refuse('recharging', at, 'recharging to ' .. fmt(clamped_threshold()))
-    elseif available > floor_ then
+    elseif available > floor_ and (live == 0 or available - cost >= floor_) then
       grant()
     else
-      local at = time_to_reach(floor_ + inflight + 1)
+      local at, detail = time_to_reach(floor_ + inflight + 1), ''
+      if available > floor_ then
+        -- Only a call on its own may overdraw: with others in flight Keepa may see them in
+        -- any order, and a later one would find the balance spent (a 429).
+        at, detail = time_to_reach(floor_ + inflight + cost), 'would overdraw while calls are in flight'
+        if at == nil or now + probe_wait_ms < at then at = now + probe_wait_ms end
+      end
       if at == nil then at = earliest_expiry() end
-      refuse('empty', at, '')
+      refuse('empty', at, detail)
     end
   end
 elseif op == 'settle' then
@@ -237,13 +243,20 @@ elseif op == 'settle' then
     local newer = applied_ts == nil or ts > applied_ts
       or (ts == applied_ts and left < anchor_balance)
     if newer then
+      local new_next = now + refill_in
+      if known and new_rate == rate and math.abs(new_next - next_refill) < TICK / 2 then
+        -- Both readings fall between the same two refills, where the balance only goes down:
+        -- a later reading showing more was assembled before a charge it does not show.
+        if anchor_balance < left then left = anchor_balance end
+        if next_refill > new_next then new_next = next_refill end
+      end
       set('known', 1)
       set('balance', left)
       set('rate', new_rate)
-      set('next_refill', now + refill_in)
+      set('next_refill', new_next)
       set('applied_ts', ts)
       set('applied_at', now)
-      known, rate, anchor_balance, next_refill = true, new_rate, left, now + refill_in
+      known, rate, anchor_balance, next_refill = true, new_rate, left, new_next
       put('applied', 1)
     else
       put('applied', 0)

@@ -11,10 +11,14 @@ Model (all arithmetic in ``bucket.lua``, one atomic script per decision):
   without a reading (timeout, garbled body) may still have been charged, so its cost stays
   as "unconfirmed" until a call granted after it reports; a dead worker's reservation
   expires after ``reservation_ttl_seconds``.
-* A call is granted while projected balance minus in-flight exceeds ``floor`` (Keepa lets a
-  call start at any positive balance and go negative; the floor keeps racing workers from
-  digging a hole deeper than one call). With no reading yet (first start, flushed Redis) one
-  probe call at a time is granted so the first reading arrives.
+* A call is granted when, after it, projected balance minus in-flight stays at or above
+  ``floor``; a call on its own (nothing else in flight) may overdraw as Keepa allows (any
+  positive balance starts a call). Concurrent calls may not: Keepa sees them in any order,
+  and if the overdrawing one came first a later one would get a 429. The floor keeps a
+  reserve (or, negative, allows a bounded debt). With no reading yet (first start, flushed
+  Redis) one probe call at a time is granted so the first reading arrives.
+* Within one refill period the balance only goes down, so a later-stamped reading showing
+  more than the one held (an envelope assembled before a concurrent charge) is not believed.
 * Recharge mode refuses every call until the projected balance reaches the threshold,
   clamped below the capacity (re-clamped on every rate change), or until its timeout.
 

@@ -51,15 +51,15 @@ def test_a_flushed_redis_falls_back_to_probing_and_rebuilds_from_the_next_readin
 @pytest.mark.parametrize(
     ("balance", "floor", "costs", "granted"),
     [
-        (10, 0, [4, 4, 4, 4], [True, True, True, False]),  # the third starts at 2 and goes to -2
-        (1, 0, [50, 1], [True, False]),  # Keepa's rule: any positive balance starts a call
+        (10, 0, [4, 4, 4, 2], [True, True, False, True]),  # 2 left: only what fits
+        (1, 0, [50, 1], [True, False]),  # Keepa's rule: alone, any positive balance starts a call
         (0, 0, [1], [False]),
         (-30, 0, [1], [False]),
         (30, 20, [5, 5, 5], [True, True, False]),  # the floor keeps a reserve
-        (5, -10, [10, 10], [True, True]),  # a negative floor lets callers go into debt
+        (5, -10, [10, 5, 1], [True, True, False]),  # a negative floor lets callers go into debt
     ],
 )
-def test_calls_are_granted_while_the_balance_minus_in_flight_is_above_the_floor(
+def test_calls_are_granted_while_the_balance_minus_in_flight_stays_above_the_floor(
     make_bucket, clock, balance, floor, costs, granted
 ):
     bucket = known(make_bucket(floor=floor), clock, balance)
@@ -123,6 +123,18 @@ def test_readings_older_than_the_last_applied_are_ignored(make_bucket, clock):
     status = bucket.status()
     assert status.tokens == 80
     assert status.in_flight_tokens == 0
+
+
+def test_with_calls_in_flight_a_call_that_would_overdraw_waits_for_them(make_bucket, clock):
+    """Keepa may see concurrent calls in any order; if the one planned to overdraw arrived
+    first, a later one would find the balance spent. Alone, it may overdraw."""
+    bucket = known(make_bucket(probe_wait_seconds=5), clock, 10, refill_in=40)
+    first = bucket.reserve(7)
+    refusal = bucket.reserve(5)
+    assert refusal.reason == "empty" and refusal.wait_seconds == 5
+    clock.advance(1)
+    bucket.settle(first, reading(clock, 3, consumed=7))
+    assert isinstance(bucket.reserve(5), Grant)  # alone now: 3 -> -2 is Keepa's rule
 
 
 def test_reservations_in_flight_are_subtracted_until_settled(make_bucket, clock):
@@ -312,3 +324,15 @@ def test_an_unknown_balance_is_probed_even_during_a_recharge(make_bucket, clock)
     status = bucket.status()
     assert status.recharge_active and status.recharge_eta_seconds == 60 + 35 * 60
     assert bucket.reserve(1).reason == "recharging"
+
+
+def test_between_two_refills_a_later_reading_never_raises_the_balance(make_bucket, clock):
+    """A server may assemble an envelope's balance before a concurrent charge and stamp it
+    after; within one refill period the balance only goes down, so the lower one holds."""
+    bucket = known(make_bucket(), clock, 40, refill_in=50)
+    clock.advance(5)
+    bucket.settle(None, reading(clock, 45, refill_in=45, consumed=0))  # stale balance, newer stamp
+    assert bucket.status().tokens == 40
+    clock.advance(50)  # past the refill: a higher reading is believed again
+    bucket.settle(None, reading(clock, 70, refill_in=55, consumed=0))
+    assert bucket.status().tokens == 70
