@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from deals.models import Deal, Quality
@@ -31,6 +32,7 @@ LAUNCH_ARGS = [
 PASSWORD = "a-long-test-password-1"
 ZOMBIES = ("9999999991", "9999999992")
 ROW_ASINS = "#deal-rows td.asin a:first-child"
+DAY = 24 * 3600
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +122,17 @@ def assert_no_zombie(page) -> None:
 
 def test_a_buyer_logs_in_sorts_filters_and_pages_and_never_sees_a_zombie(live_server, buyer, page, tmp_path):
     # Twelve displayable deals: profits rise with List at, ranks in a scrambled order.
+    now = int(timezone.now().timestamp())
     for i in range(12):
         make_deal(
             f"000000{i:04d}",
             list_at_cents=6000 + 1000 * i,
             sales_rank=((i * 7) % 12 + 1) * 10_000,
             amazon_sells=i == 11,
+            keepa_updated_at=timezone.now(),
+            used_price_history=[
+                [now - day * DAY, 1000 + (day * (i + 3) * 37) % 2500] for day in range(400, 0, -20)
+            ],
         )
     make_zombies()
     shown = Deal.objects.displayable()
@@ -314,7 +321,7 @@ def test_money_is_formatted_from_integer_cents_without_float(live_server, buyer,
     ]
     assert results["parsed"] == [4500, 104550, 29, 1999, None, "invalid", "invalid", "invalid"]
     assert results["input"] == ["45", "45.50", "0.29", "1000"]
-    assert results["percent"] == ["25.5%", "20%", "361.14%", "—"]
+    assert results["percent"] == ["25.50%", "20.00%", "361.14%", "—"]
 
 
 def test_only_displayable_deals_reach_the_api_the_page_reads(live_server, buyer, page):

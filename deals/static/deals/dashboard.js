@@ -62,12 +62,10 @@
     return fraction === "00" ? whole : whole + "." + fraction;
   }
 
-  /** Decimal strings from the API ("25.50") -> "25.5%"; trailing zeros dropped, no float. */
+  /** Decimal strings from the API ("25.50") -> "25.50%": shown as computed, never via float. */
   function formatPercent(value) {
     if (value === null || value === undefined || value === "") return "—";
-    var text = String(value);
-    if (text.indexOf(".") >= 0) text = text.replace(/0+$/, "").replace(/\.$/, "");
-    return text + "%";
+    return String(value) + "%";
   }
 
   function formatInteger(value) {
@@ -437,10 +435,12 @@
 
     var age = cell(tr, formatAge(secondsSince(deal.created_at, nowMs)), "age");
     age.title = "Found " + (deal.created_at || "?") + "; Keepa data from " + (deal.keepa_updated_at || "?");
-    var keepaAge = document.createElement("span");
-    keepaAge.className = "muted sub";
-    keepaAge.textContent = "data " + formatAge(secondsSince(deal.keepa_updated_at, nowMs));
-    age.appendChild(keepaAge);
+    if (deal.keepa_updated_at) {
+      var keepaAge = document.createElement("span");
+      keepaAge.className = "muted sub";
+      keepaAge.textContent = "data " + formatAge(secondsSince(deal.keepa_updated_at, nowMs));
+      age.appendChild(keepaAge);
+    }
 
     var sparkCell = cell(tr, null, "spark-cell");
     var svg = sparkline(deal.used_price_history, deal.list_at_cents, deal.one_year_avg_cents, Math.floor(nowMs / 1000));
@@ -576,6 +576,12 @@
 
   function renderBucket(status) {
     var box = $("bucket");
+    if (status.known === false) {
+      box.dataset.state = "unknown";
+      $("bucket-tokens").textContent = "—";
+      $("bucket-detail").textContent = "No Keepa reading yet: the first call will tell.";
+      return;
+    }
     var capacity = status.capacity;
     var meter = $("bucket-meter");
     meter.max = capacity > 0 ? capacity : 1;
@@ -597,9 +603,7 @@
     }
     parts.push("refill " + formatInteger(status.refill_rate) + "/min");
     if (status.in_flight_tokens > 0) parts.push(formatInteger(status.in_flight_tokens) + " reserved");
-    if (status.known === false) {
-      parts.push("no Keepa reading yet");
-    } else if (typeof status.last_reading_age_seconds === "number") {
+    if (typeof status.last_reading_age_seconds === "number") {
       parts.push("last Keepa reading " + formatDuration(status.last_reading_age_seconds) + " ago");
     }
     box.dataset.state = state;
