@@ -1,0 +1,374 @@
+"""Health checks as plain functions returning a small result.
+
+The pure classifiers (``classify_progress``, ``bucket_result``, ...) take their inputs as
+arguments so they can be tested table-style; the ``check_*`` functions gather those inputs
+from the database, Redis, RQ and Keepa. ``run_all`` turns any error into a FAIL carrying the
+redacted message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+#: How many refill ticks (Keepa refills once a minute) without progress count as "stalled".
+STALL_TICKS = 3
+REFILL_TICK_SECONDS = 60
+#: A worker whose heartbeat is older than this is presumed dead (rq beats every ~60 s).
+WORKER_HEARTBEAT_MAX_AGE = 180
+#: A bucket reading older than this while work is due means nothing talks to Keepa.
+BUCKET_STALE_SECONDS = 3600
+
+
+class Status(enum.StrEnum):
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    explanation: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "explanation": self.explanation,
+            "data": self.data,
+        }
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+# --- pure classifiers ---------------------------------------------------------------------
+
+
+def classify_progress(
+    *,
+    bucket: Any | None,
+    due_backlog: int,
+    last_progress_at: float | None,
+    now: float,
+    stall_after_seconds: float = STALL_TICKS * REFILL_TICK_SECONDS,
+) -> CheckResult:
+    """The operators' question: is ingestion *waiting* (for tokens, with an ETA) or *stalled*
+    (tokens available and work due, yet nothing has progressed for a few refill ticks)?
+
+    ``bucket`` is a ``BucketStatus`` (or None when unreadable); ``last_progress_at`` is the
+    clock time of the latest job that completed or processed something."""
+    data: dict[str, Any] = {
+        "due_backlog": due_backlog,
+        "last_progress_age_seconds": None if last_progress_at is None else round(now - last_progress_at, 1),
+    }
+    if bucket is not None and bucket.fatal_reason:
+        return CheckResult(
+            "progress", Status.FAIL, f"paused: {bucket.fatal_reason}", {**data, "state": "paused"}
+        )
+    if bucket is not None and bucket.recharge_active:
+        eta = bucket.recharge_eta_seconds
+        return CheckResult(
+            "progress",
+            Status.OK,
+            f"waiting: recharging to {bucket.recharge_threshold} tokens, ETA {_duration(eta)}",
+            {**data, "state": "waiting", "eta_seconds": eta},
+        )
+    if due_backlog == 0:
+        return CheckResult("progress", Status.OK, "idle: nothing is due", {**data, "state": "idle"})
+    if bucket is not None and bucket.known and bucket.available <= 0:
+        eta = bucket.next_refill_seconds
+        return CheckResult(
+            "progress",
+            Status.OK,
+            f"waiting: out of tokens, next refill in {_duration(eta)}",
+            {**data, "state": "waiting", "eta_seconds": eta},
+        )
+    if last_progress_at is not None and now - last_progress_at <= stall_after_seconds:
+        return CheckResult(
+            "progress",
+            Status.OK,
+            f"progressing: {due_backlog} due, last progress {_duration(now - last_progress_at)} ago",
+            {**data, "state": "progressing"},
+        )
+    since = "ever" if last_progress_at is None else f"for {_duration(now - last_progress_at)}"
+    tokens = (
+        "unknown tokens" if bucket is None or not bucket.known else f"{bucket.available} tokens available"
+    )
+    return CheckResult(
+        "progress",
+        Status.FAIL,
+        f"stalled: {due_backlog} due and {tokens}, but no job progressed {since}"
+        " (check workers and schedule_jobs)",
+        {**data, "state": "stalled"},
+    )
+
+
+def bucket_result(status: Any, *, stale_after_seconds: float = BUCKET_STALE_SECONDS) -> CheckResult:
+    """State, staleness, recharge and fatal pause of the shared bucket."""
+    data = status.as_dict()
+    if status.fatal_reason:
+        return CheckResult("bucket", Status.FAIL, f"paused: {status.fatal_reason}", data)
+    if not status.known:
+        return CheckResult("bucket", Status.WARN, "no Keepa reading yet (fills from the next response)", data)
+    level = f"{status.tokens}/{status.capacity} tokens at {status.refill_rate}/min"
+    if status.recharge_active:
+        eta = _duration(status.recharge_eta_seconds)
+        explanation = f"recharging: {level}, to {status.recharge_threshold}, ETA {eta}"
+        return CheckResult("bucket", Status.OK, explanation, data)
+    age = status.last_reading_age_seconds
+    if age is not None and age > stale_after_seconds:
+        return CheckResult("bucket", Status.WARN, f"{level}, last reading {_duration(age)} old", data)
+    return CheckResult("bucket", Status.OK, f"active: {level}, {status.in_flight_tokens} in flight", data)
+
+
+def workers_result(heartbeats: Sequence[tuple[str, datetime | None]], *, now: datetime) -> CheckResult:
+    """Workers alive means a heartbeat within ``WORKER_HEARTBEAT_MAX_AGE``."""
+    alive = [
+        name
+        for name, beat in heartbeats
+        if beat is not None and (now - beat).total_seconds() <= WORKER_HEARTBEAT_MAX_AGE
+    ]
+    dead = [name for name, _beat in heartbeats if name not in alive]
+    data = {"alive": alive, "stale": dead}
+    if not alive:
+        return CheckResult("workers", Status.FAIL, "no worker has a recent heartbeat: nothing will run", data)
+    if dead:
+        return CheckResult(
+            "workers", Status.WARN, f"{len(alive)} alive, {len(dead)} without a recent heartbeat", data
+        )
+    return CheckResult("workers", Status.OK, f"{len(alive)} alive", data)
+
+
+def queues_result(depths: dict[str, tuple[int, int]]) -> CheckResult:
+    """``depths`` maps queue name to (queued, failed)."""
+    data = {name: {"queued": queued, "failed": failed} for name, (queued, failed) in depths.items()}
+    summary = ", ".join(
+        f"{name}: {queued} queued, {failed} failed" for name, (queued, failed) in depths.items()
+    )
+    failed = sum(failed for _queued, failed in depths.values())
+    return CheckResult(
+        "queues", Status.WARN if failed else Status.OK, summary or "no queues configured", data
+    )
+
+
+def deals_result(*, zombies: int, unrepairable: int, displayable: int) -> CheckResult:
+    """Hidden deals by the one zombie rule (``Deal.objects.zombies()``)."""
+    data = {"displayable": displayable, "zombies": zombies, "unrepairable": unrepairable}
+    explanation = f"{displayable} displayable, {zombies} hidden (zombies), {unrepairable} unrepairable"
+    return CheckResult("deals", Status.WARN if unrepairable else Status.OK, explanation, data)
+
+
+def last_runs_result(last_ok: dict[str, float | None], *, now: float) -> CheckResult:
+    """Age of the last successful run per job kind; a kind that never succeeded is a WARN."""
+    data = {kind: None if at is None else round(now - at, 1) for kind, at in last_ok.items()}
+    parts = [f"{kind} {'never' if age is None else _duration(age) + ' ago'}" for kind, age in data.items()]
+    never = [kind for kind, age in data.items() if age is None]
+    return CheckResult(
+        "last_runs", Status.WARN if never else Status.OK, "last success: " + ", ".join(parts), data
+    )
+
+
+# --- gatherers ----------------------------------------------------------------------------
+
+
+def check_database() -> CheckResult:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    pending = [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+    if pending:
+        return CheckResult(
+            "database",
+            Status.FAIL,
+            f"{len(pending)} migrations not applied: run migrate",
+            {"pending": pending},
+        )
+    return CheckResult("database", Status.OK, f"{connection.vendor} reachable, migrations applied", {})
+
+
+def _redis():
+    from tokens.bucket import redis_connection
+
+    return redis_connection()
+
+
+def check_redis() -> CheckResult:
+    _redis().ping()
+    return CheckResult("redis", Status.OK, "reachable", {})
+
+
+def check_queues() -> CheckResult:
+    import django_rq
+    from django.conf import settings
+    from rq.registry import FailedJobRegistry
+
+    depths = {}
+    for name in settings.RQ_QUEUES:
+        queue = django_rq.get_queue(name)
+        depths[name] = (len(queue), FailedJobRegistry(queue=queue).count)
+    return queues_result(depths)
+
+
+def check_workers() -> CheckResult:
+    import django_rq
+    from rq import Worker
+
+    workers = Worker.all(connection=django_rq.get_connection("keepa"))
+    return workers_result(
+        [(worker.name, _aware(worker.last_heartbeat)) for worker in workers], now=datetime.now(UTC)
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _bucket_status():
+    from tokens.bucket import get_bucket
+
+    return get_bucket().status()
+
+
+def check_bucket() -> CheckResult:
+    return bucket_result(_bucket_status())
+
+
+def check_deals() -> CheckResult:
+    from deals.models import Deal, Quality
+
+    return deals_result(
+        zombies=Deal.objects.zombies().count(),
+        unrepairable=Deal.objects.filter(quality=Quality.UNREPAIRABLE, expired_at__isnull=True).count(),
+        displayable=Deal.objects.displayable().count(),
+    )
+
+
+def _last_ok(kind: str) -> float | None:
+    from django.db.models import Q
+
+    from deals.models import JobRun
+
+    run = (
+        JobRun.objects.filter(kind=kind)
+        .filter(Q(outcome=JobRun.Outcome.OK) | Q(outcome=JobRun.Outcome.WAITING, processed__gt=0))
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .first()
+    )
+    return None if run is None else run.finished_at.timestamp()
+
+
+def check_last_runs() -> CheckResult:
+    from deals.models import JobRun
+    from tokens.clock import get_clock
+
+    kinds = (JobRun.Kind.DISCOVER, JobRun.Kind.BACKFILL)
+    return last_runs_result({str(kind): _last_ok(kind) for kind in kinds}, now=get_clock().time())
+
+
+def due_backlog(now: datetime) -> int:
+    """Candidates due and unclaimed plus deals due for repair: the work that waits."""
+    from django.db.models import Q
+
+    from deals.models import Candidate, Deal
+
+    candidates = Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).filter(
+        Q(claimed_until=None) | Q(claimed_until__lt=now)
+    )
+    return candidates.count() + Deal.objects.incomplete(now=now).count()
+
+
+def _last_progress() -> float | None:
+    from django.db.models import Q
+
+    from deals.models import JobRun
+
+    run = (
+        JobRun.objects.filter(Q(outcome=JobRun.Outcome.OK) | Q(processed__gt=0))
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .first()
+    )
+    return None if run is None else run.finished_at.timestamp()
+
+
+def check_progress() -> CheckResult:
+    from tokens.clock import get_clock
+
+    now = get_clock().time()
+    try:
+        bucket = _bucket_status()
+    except Exception:  # the bucket check reports it; progress still judges the backlog
+        bucket = None
+    return classify_progress(
+        bucket=bucket,
+        due_backlog=due_backlog(datetime.fromtimestamp(now, UTC)),
+        last_progress_at=_last_progress(),
+        now=now,
+    )
+
+
+def check_keepa() -> CheckResult:
+    """The free ``/token`` call: the key works and Keepa answers."""
+    from deals.keepa.client import KeepaClient
+    from tokens.bucket import get_bucket
+
+    reading = KeepaClient.from_settings(bucket=get_bucket()).token_status()
+    return CheckResult(
+        "keepa",
+        Status.OK,
+        f"reachable: {reading.tokens_left} tokens, {reading.refill_rate}/min",
+        {"tokens_left": reading.tokens_left, "refill_rate": reading.refill_rate},
+    )
+
+
+Check = Callable[[], CheckResult]
+
+CHECKS: dict[str, Check] = {
+    "database": check_database,
+    "redis": check_redis,
+    "queues": check_queues,
+    "workers": check_workers,
+    "bucket": check_bucket,
+    "deals": check_deals,
+    "last_runs": check_last_runs,
+    "progress": check_progress,
+    "keepa": check_keepa,
+}
+
+
+def run_check(name: str, check: Check) -> CheckResult:
+    """Run one check; an error becomes a FAIL with a one-line, key-free message."""
+    from deals.keepa.redaction import redact
+
+    try:
+        return check()
+    except Exception as exc:  # a diagnostic must report, never crash
+        message = redact(f"{type(exc).__name__}: {exc}").splitlines()[0] if str(exc) else type(exc).__name__
+        return CheckResult(name, Status.FAIL, f"error: {message}", {})
+
+
+def run_all(*, skip: Iterable[str] = ()) -> list[CheckResult]:
+    skipped = set(skip)
+    return [run_check(name, check) for name, check in CHECKS.items() if name not in skipped]
