@@ -216,23 +216,24 @@ def check_redis() -> CheckResult:
     return CheckResult("redis", Status.OK, "reachable", {})
 
 
-def check_queues() -> CheckResult:
-    import django_rq
+def check_queues(connection=None) -> CheckResult:
+    """Depth and failed-job count of every configured queue; every queue lives at
+    ``REDIS_URL`` (settings.RQ_QUEUES), the same Redis as the bucket."""
     from django.conf import settings
+    from rq import Queue
     from rq.registry import FailedJobRegistry
 
     depths = {}
     for name in settings.RQ_QUEUES:
-        queue = django_rq.get_queue(name)
+        queue = Queue(name, connection=connection or _redis())
         depths[name] = (len(queue), FailedJobRegistry(queue=queue).count)
     return queues_result(depths)
 
 
-def check_workers() -> CheckResult:
-    import django_rq
+def check_workers(connection=None) -> CheckResult:
     from rq import Worker
 
-    workers = Worker.all(connection=django_rq.get_connection("keepa"))
+    workers = Worker.all(connection=connection or _redis())
     return workers_result(
         [(worker.name, _aware(worker.last_heartbeat)) for worker in workers], now=datetime.now(UTC)
     )
@@ -350,11 +351,12 @@ CHECKS: dict[str, Check] = {
     "redis": check_redis,
     "queues": check_queues,
     "workers": check_workers,
+    # Keepa before the bucket: its free /token reading refreshes what the bucket reports.
+    "keepa": check_keepa,
     "bucket": check_bucket,
     "deals": check_deals,
     "last_runs": check_last_runs,
     "progress": check_progress,
-    "keepa": check_keepa,
 }
 
 

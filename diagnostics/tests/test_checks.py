@@ -1,0 +1,251 @@
+"""Diagnostics as specifications: the pure classifiers table-style, then the command and
+/healthz against the real database, a real Redis and the Keepa simulator."""
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from rq import Queue, Worker
+
+from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+from deals.models import Candidate, Deal, JobRun
+from diagnostics.checks import (
+    Status,
+    bucket_result,
+    classify_progress,
+    deals_result,
+    last_runs_result,
+    queues_result,
+    run_check,
+    workers_result,
+)
+from tokens.bucket import BucketStatus
+from tokens.clock import FakeClock, use_clock
+
+KEY = "k3y-DIAGNOSE-0123456789abcdef"
+NOW = 1_800_000_000.0
+
+BUCKET = BucketStatus(
+    known=True,
+    tokens=200,
+    capacity=300,
+    refill_rate=5,
+    next_refill_seconds=30.0,
+    recharge_active=False,
+    recharge_threshold=280,
+    recharge_started_at=None,
+    recharge_deadline_at=None,
+    recharge_reason="",
+    recharge_actor="",
+    recharge_eta_seconds=None,
+    reservations_in_flight=0,
+    in_flight_tokens=0,
+    last_reading_age_seconds=20.0,
+    last_429_at=None,
+    fatal_reason="",
+    now=NOW,
+)
+RECHARGING = replace(
+    BUCKET, tokens=40, recharge_active=True, recharge_eta_seconds=2880.0, recharge_reason="deploy"
+)
+EMPTY = replace(BUCKET, tokens=3, in_flight_tokens=3)
+PAUSED = replace(BUCKET, fatal_reason="402: payment required")
+UNKNOWN = replace(BUCKET, known=False, tokens=0, last_reading_age_seconds=None)
+
+
+# --- waiting vs stalled --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bucket", "due", "last_progress_ago", "status", "state", "words"),
+    [
+        (RECHARGING, 50, 3600, Status.OK, "waiting", "recharging to 280 tokens, ETA 48m"),
+        (EMPTY, 50, 3600, Status.OK, "waiting", "out of tokens, next refill in 30s"),
+        (BUCKET, 0, None, Status.OK, "idle", "nothing is due"),
+        (BUCKET, 50, 60, Status.OK, "progressing", "50 due"),
+        (BUCKET, 50, 180, Status.OK, "progressing", "last progress 3m ago"),
+        (BUCKET, 50, 181, Status.FAIL, "stalled", "50 due and 200 tokens available"),
+        (BUCKET, 50, None, Status.FAIL, "stalled", "no job progressed ever"),
+        (UNKNOWN, 5, None, Status.FAIL, "stalled", "unknown tokens"),
+        (None, 5, 7200, Status.FAIL, "stalled", "for 2h00m"),
+        (PAUSED, 50, 10, Status.FAIL, "paused", "402: payment required"),
+        (replace(RECHARGING, fatal_reason="bad key"), 0, None, Status.FAIL, "paused", "bad key"),
+    ],
+)
+def test_waiting_is_told_apart_from_stalled(bucket, due, last_progress_ago, status, state, words):
+    last = None if last_progress_ago is None else NOW - last_progress_ago
+    result = classify_progress(bucket=bucket, due_backlog=due, last_progress_at=last, now=NOW)
+    assert (result.status, result.data["state"]) == (status, state)
+    assert words in result.explanation
+
+
+def test_stall_window_is_configurable():
+    result = classify_progress(
+        bucket=BUCKET, due_backlog=1, last_progress_at=NOW - 100, now=NOW, stall_after_seconds=60
+    )
+    assert result.data["state"] == "stalled"
+
+
+# --- the other classifiers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bucket", "status", "words"),
+    [
+        (BUCKET, Status.OK, "active: 200/300 tokens at 5/min"),
+        (RECHARGING, Status.OK, "recharging: 40/300 tokens at 5/min, to 280, ETA 48m"),
+        (PAUSED, Status.FAIL, "paused: 402"),
+        (UNKNOWN, Status.WARN, "no Keepa reading yet"),
+        (replace(BUCKET, last_reading_age_seconds=4000.0), Status.WARN, "last reading 66m old"),
+    ],
+)
+def test_bucket_result(bucket, status, words):
+    result = bucket_result(bucket)
+    assert result.status == status
+    assert words in result.explanation
+    assert result.data["capacity"] == 300
+
+
+def test_workers_need_a_recent_heartbeat():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    fresh, old = now - timedelta(seconds=30), now - timedelta(minutes=10)
+    assert workers_result([], now=now).status == Status.FAIL
+    assert workers_result([("a", old), ("b", None)], now=now).status == Status.FAIL
+    mixed = workers_result([("a", fresh), ("b", old)], now=now)
+    assert (mixed.status, mixed.data) == (Status.WARN, {"alive": ["a"], "stale": ["b"]})
+    assert workers_result([("a", fresh)], now=now).status == Status.OK
+
+
+def test_queues_warn_on_failed_jobs():
+    assert queues_result({"keepa": (3, 0), "default": (0, 0)}).status == Status.OK
+    failed = queues_result({"keepa": (3, 2)})
+    assert failed.status == Status.WARN
+    assert failed.explanation == "keepa: 3 queued, 2 failed"
+
+
+def test_deals_and_last_runs():
+    assert deals_result(zombies=4, unrepairable=0, displayable=10).status == Status.OK
+    assert deals_result(zombies=4, unrepairable=1, displayable=10).status == Status.WARN
+    runs = last_runs_result({"discover": NOW - 90, "backfill": None}, now=NOW)
+    assert runs.status == Status.WARN
+    assert runs.explanation == "last success: discover 90s ago, backfill never"
+
+
+def test_an_erroring_check_is_a_fail_without_traceback_or_key(settings):
+    settings.KEEPA_API_KEY = KEY
+
+    def broken():
+        raise RuntimeError(f"GET https://api.keepa.com/token?key={KEY} refused\nTraceback line")
+
+    result = run_check("keepa", broken)
+    assert result.status == Status.FAIL
+    assert result.explanation.startswith("error: RuntimeError: GET")
+    assert KEY not in result.explanation and "Traceback" not in result.explanation
+
+
+# --- the command and /healthz against real services ----------------------------------------
+
+
+@pytest.fixture
+def services(settings, real_redis, redis_url):
+    clock = FakeClock(NOW)
+    config = SimulatorConfig(keys={KEY: 5}, clock=clock, products=10)
+    with KeepaSimulator(config) as sim, use_clock(clock):
+        settings.REDIS_URL = redis_url
+        settings.KEEPA_API_KEY = KEY
+        settings.KEEPA_BASE_URL = sim.base_url
+        yield {"redis": real_redis, "clock": clock}
+
+
+def _diagnose(*args):
+    from io import StringIO
+
+    out = StringIO()
+    try:
+        call_command("diagnose", "--json", *args, stdout=out)
+        failed = None
+    except CommandError as exc:
+        failed = str(exc)
+    return {r["name"]: r for r in json.loads(out.getvalue())}, failed
+
+
+def _live_worker(connection):
+    worker = Worker([Queue("keepa", connection=connection)], connection=connection)
+    worker.register_birth()
+    worker.heartbeat()
+    return worker
+
+
+@pytest.mark.django_db
+def test_diagnose_all_ok_with_a_live_worker_and_keepa(services):
+    _live_worker(services["redis"])
+    results, failed = _diagnose()
+    assert failed is None, results
+    assert {name: r["status"] for name, r in results.items()} == {
+        "database": "OK",
+        "redis": "OK",
+        "queues": "OK",
+        "workers": "OK",
+        "bucket": "OK",
+        "deals": "OK",
+        "last_runs": "WARN",
+        "progress": "OK",
+        "keepa": "OK",
+    }
+    assert results["keepa"]["data"]["refill_rate"] == 5
+    assert "active" in results["bucket"]["explanation"]  # the /token reading filled the bucket
+    assert KEY not in json.dumps(results)
+
+
+@pytest.mark.django_db
+def test_diagnose_reports_a_stall_and_fails(services):
+    _live_worker(services["redis"])
+    now = datetime.fromtimestamp(NOW, UTC)
+    Candidate.objects.create(asin="0000000001", due_at=now - timedelta(minutes=5))
+    JobRun.objects.create(
+        kind=JobRun.Kind.BACKFILL,
+        outcome=JobRun.Outcome.OK,
+        started_at=now - timedelta(minutes=31),
+        finished_at=now - timedelta(minutes=30),
+    )
+    results, failed = _diagnose()
+    assert failed == "failed checks: progress"
+    assert results["progress"]["data"]["state"] == "stalled"
+    assert results["last_runs"]["data"]["backfill"] == 1800.0
+
+
+@pytest.mark.django_db
+def test_diagnose_no_keepa_skips_the_call_and_missing_workers_fail(services):
+    results, failed = _diagnose("--no-keepa")
+    assert "keepa" not in results
+    assert failed == "failed checks: workers"
+    assert results["bucket"]["status"] == "WARN"  # no reading yet without the /token call
+
+
+@pytest.mark.django_db
+def test_diagnose_counts_zombies_by_the_one_rule(services):
+    _live_worker(services["redis"])
+    assert Deal.objects.zombies().count() == 0
+    results, _failed = _diagnose("--no-keepa")
+    assert results["deals"]["data"] == {"displayable": 0, "zombies": 0, "unrepairable": 0}
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_when_db_and_redis_answer(client, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_redis_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["database"] == "reachable"
+    assert body["checks"]["redis"].startswith("error: ConnectionError")
