@@ -1,0 +1,148 @@
+"""The real pipeline for two simulated hours: worker processes, Redis, the simulator.
+
+Prints, per plan: deals completed, tokens spent (discovery included), tokens per completed
+deal, deals per simulated hour next to the physical limit, and zombies the API showed.
+
+    .venv/bin/python bench/pipeline.py                 # SQLite file, Redis at REDIS_URL
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dealsite_bench_pipeline \
+        .venv/bin/python bench/pipeline.py
+
+Redis database 12 of REDIS_URL is flushed for each plan (an embedded Redis is started
+when none answers). The bucket starts empty, so the physical limit is what the plan
+refills in two hours at one token a product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealsite.settings")
+os.environ.setdefault(
+    "DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='dealsite-bench-')}/pipeline.sqlite3"
+)
+
+import django
+
+django.setup()
+
+import redis  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+
+from deals import jobs  # noqa: E402
+from deals.harness import API_KEY, PipelineStack  # noqa: E402
+from deals.models import Candidate, Deal, DiscoverySelection, JobRun  # noqa: E402
+from dealsite.embedded_redis import ensure_redis  # noqa: E402
+
+SIMULATED_SECONDS = 2 * 3600
+
+
+def create_database() -> None:
+    if connection.vendor == "postgresql":
+        name = connection.settings_dict["NAME"]
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if not cursor.fetchone():
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    call_command("migrate", verbosity=0)
+
+
+def reset_data() -> None:
+    for model in (Deal.history.model, Deal, Candidate, DiscoverySelection, JobRun):
+        model.objects.all().delete()
+
+
+def zombies_shown_by_the_api() -> tuple[int, int]:
+    """Walk every page of /api/deals/ and count results that break the zombie rule."""
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    client = Client()
+    client.force_login(user)
+    shown = zombies = 0
+    url = "/api/deals/?page_size=200"
+    while url:
+        body = client.get(url).json()
+        for deal in body["results"]:
+            shown += 1
+            if (
+                not (deal["profit_cents"] > 0 and deal["list_at_cents"] and deal["one_year_avg_cents"])
+                or not Deal.objects.displayable().filter(asin=deal["asin"]).exists()
+            ):
+                zombies += 1
+        url = body["next"]
+    return shown, zombies
+
+
+def run_plan(rate: int, scale: float, redis_url: str, products: int, workers: int) -> dict:
+    reset_data()
+    redis.Redis.from_url(redis_url).flushdb()
+    queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
+    stack = PipelineStack(
+        redis_url=redis_url, refill_rate=rate, time_scale=scale, products=products, start_balance=0
+    )
+    with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url), stack:
+        for _ in range(workers):
+            stack.start_worker()
+        jobs.ensure_all_scheduled()
+        time.sleep(SIMULATED_SECONDS / scale)
+        ledger = stack.simulator.ledger(API_KEY)
+        spent = stack.simulator.stats.tokens_consumed[API_KEY]
+        refilled = ledger.refilled_total
+        rate_limited = stack.simulator.stats.rate_limited
+    complete = Deal.objects.filter(quality=Deal.Quality.COMPLETE).count()
+    shown, zombies = zombies_shown_by_the_api()
+    hours = SIMULATED_SECONDS / 3600
+    return {
+        "rate": rate,
+        "deals": Deal.objects.count(),
+        "complete": complete,
+        "spent": spent,
+        "per_deal": spent / complete if complete else float("inf"),
+        "per_hour": complete / hours,
+        "limit_per_hour": refilled / hours,
+        "shown": shown,
+        "zombies": zombies,
+        "rate_limited": rate_limited,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="5,20", help="plans to run, tokens per minute")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    base_url, embedded = ensure_redis(os.environ.get("REDIS_URL"))
+    redis_url = base_url.rsplit("/", 1)[0] + "/12"
+    create_database()
+    print(f"database: {connection.vendor}; redis: {redis_url}; {args.workers} worker processes")
+    print(
+        f"{'plan':>8} {'deals':>6} {'complete':>8} {'tokens':>7} {'tok/deal':>8} "
+        f"{'deals/h':>8} {'limit/h':>8} {'of limit':>8} {'api shown':>9} {'zombies':>7} {'429s':>5}"
+    )
+    try:
+        for rate in (int(r) for r in args.rates.split(",")):
+            scale = 240.0 if rate <= 5 else 60.0
+            r = run_plan(rate, scale, redis_url, products=max(1500, rate * 300), workers=args.workers)
+            share = r["per_hour"] / r["limit_per_hour"]
+            print(
+                f"{rate:>5}/min {r['deals']:>6} {r['complete']:>8} {r['spent']:>7} {r['per_deal']:>8.3f} "
+                f"{r['per_hour']:>8.1f} {r['limit_per_hour']:>8.1f} {share:>8.1%} "
+                f"{r['shown']:>9} {r['zombies']:>7} {r['rate_limited']:>5}",
+                flush=True,
+            )
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

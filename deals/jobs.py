@@ -1,0 +1,184 @@
+"""RQ entry points for discovery, backfill and repair (thin: the work is in discovery.py
+and backfill.py).
+
+Each kind runs as a chain of unique jobs: one live job per kind, whose id a Redis pointer
+names. A run that finishes schedules its successor; a run refused tokens returns rq's
+``Retry`` with the bucket's wait, so it frees its worker instead of sleeping; the watchdog
+(``ensure_scheduled``, called by the cron scheduler, ``schedule_jobs`` and deploys) restarts
+a chain that died. Two schedulers or a restart therefore never double a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import django_rq
+from django.conf import settings
+from django.utils import timezone
+from rq.job import Job, JobStatus, Retry
+
+from deals import backfill, discovery
+from deals.keepa.client import KeepaClient
+from deals.keepa.redaction import redact
+from deals.models import JobRun
+from tokens.bucket import get_bucket
+from tokens.clock import get_clock
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "keepa"
+ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+RETRY_FOREVER = 1_000_000  # token waits are bounded by the bucket (recharge timeout), not by a count
+
+DEFAULT_INTERVALS = {"discover": 600, "backfill": 60, "repair": 900}
+
+
+def interval_seconds(kind: str) -> float:
+    return float(getattr(settings, "DEALSITE_JOB_INTERVALS", {}).get(kind, DEFAULT_INTERVALS[kind]))
+
+
+def real_seconds(clock, clock_seconds: float) -> int:
+    """rq schedules in real seconds; a scaled demo clock runs faster than that."""
+    scale = getattr(clock, "scale", 1.0)
+    return max(1, round(clock_seconds / scale))
+
+
+def _connection():
+    return django_rq.get_connection(QUEUE_NAME)
+
+
+def _pointer(kind: str) -> str:
+    return f"dealsite:chain:{kind}"
+
+
+def _is_alive(job_id: str | None, connection) -> bool:
+    if not job_id:
+        return False
+    job = Job.fetch_many([job_id], connection=connection)[0]
+    return job is not None and job.get_status(refresh=False) in ALIVE
+
+
+def _enqueue(kind: str, delay_seconds: int, connection) -> str:
+    queue = django_rq.get_queue(QUEUE_NAME, connection=connection, commit_mode="auto")
+    job_id = f"dealsite-{kind}-{uuid.uuid4().hex[:12]}"
+    options = {"job_id": job_id, "job_timeout": 600, "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600}
+    if delay_seconds > 0:
+        queue.enqueue_in(timedelta(seconds=delay_seconds), JOBS[kind], **options)
+    else:
+        queue.enqueue(JOBS[kind], **options)
+    connection.set(_pointer(kind), job_id)
+    return job_id
+
+
+def ensure_scheduled(kind: str, *, delay_seconds: int = 0) -> str:
+    """Start the kind's chain unless a live job already carries it; returns the live job id."""
+    connection = _connection()
+    with connection.lock(f"{_pointer(kind)}:lock", timeout=30, blocking_timeout=10):
+        current = connection.get(_pointer(kind))
+        current = current.decode() if isinstance(current, bytes) else current
+        if _is_alive(current, connection):
+            return current
+        return _enqueue(kind, delay_seconds, connection)
+
+
+def ensure_all_scheduled() -> dict[str, str]:
+    return {kind: ensure_scheduled(kind) for kind in JOBS}
+
+
+def _schedule_successor(kind: str, own_id: str | None, delay_seconds: int) -> None:
+    connection = _connection()
+    with connection.lock(f"{_pointer(kind)}:lock", timeout=30, blocking_timeout=10):
+        current = connection.get(_pointer(kind))
+        current = current.decode() if isinstance(current, bytes) else current
+        if own_id is not None and current not in (None, own_id) and _is_alive(current, connection):
+            return  # the watchdog replaced this chain while we ran
+        _enqueue(kind, delay_seconds, connection)
+
+
+def _run(kind: str, work: Callable) -> Retry | str:
+    """Run one pass and decide what comes next: a successor, or a Retry after the wait."""
+    from rq import get_current_job
+
+    clock = get_clock()
+    bucket = get_bucket()
+    client = KeepaClient.from_settings(bucket=bucket)
+    run = JobRun.objects.create(kind=kind, started_at=_now(clock))
+    try:
+        report = work(client, bucket, clock)
+    except Exception as exc:
+        JobRun.objects.filter(pk=run.pk).update(
+            outcome=JobRun.Outcome.FAILED,
+            finished_at=timezone.now(),
+            detail=redact(f"{type(exc).__name__}: {exc}"),
+        )
+        raise
+    outcome = JobRun.Outcome.WAITING if report.wait_seconds is not None else JobRun.Outcome.OK
+    detail = report.summary() + (f" fatal={report.fatal}" if report.fatal else "")
+    JobRun.objects.filter(pk=run.pk).update(
+        outcome=outcome,
+        finished_at=_now(clock),
+        processed=report.processed,
+        tokens_consumed=report.tokens_consumed,
+        detail=redact(detail),
+    )
+    if report.wait_seconds is not None:
+        wait = real_seconds(clock, report.wait_seconds)
+        log.info("%s: waiting %ss for tokens (%s)", kind, wait, report.summary())
+        return Retry(max=RETRY_FOREVER, interval=wait)
+    job = get_current_job()
+    _schedule_successor(kind, job.id if job else None, real_seconds(clock, interval_seconds(kind)))
+    return detail
+
+
+def _discover_pass(client, bucket, clock) -> backfill.RunReport:
+    return discovery.run_discovery(client, now=_now(clock))
+
+
+def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
+    def plan() -> tuple[int | None, int | None]:
+        status = bucket.status()
+        return status.refill_rate, status.tokens - status.in_flight_tokens
+
+    return plan
+
+
+def _backfill_pass(client, bucket, clock) -> backfill.RunReport:
+    return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket))
+
+
+def _repair_pass(client, bucket, clock) -> backfill.RunReport:
+    return backfill.run_repair(client, clock=clock)
+
+
+def discover_job():
+    return _run("discover", _discover_pass)
+
+
+def backfill_job():
+    return _run("backfill", _backfill_pass)
+
+
+def repair_job():
+    return _run("repair", _repair_pass)
+
+
+def watchdog_job() -> dict[str, str]:
+    """Called by the cron scheduler every minute: restarts any chain that died."""
+    return ensure_all_scheduled()
+
+
+def enqueue_refetch(asins: list[str]) -> int:
+    """Staff's "re-fetch from Keepa now": top-priority candidates, then a backfill pass."""
+    count = backfill.request_refetch(asins, now=timezone.now())
+    ensure_scheduled("backfill")
+    return count
+
+
+JOBS: dict[str, Callable] = {"discover": discover_job, "backfill": backfill_job, "repair": repair_job}
+
+
+def _now(clock) -> datetime:
+    return datetime.fromtimestamp(clock.time(), tz=UTC)

@@ -1,0 +1,42 @@
+"""Shared shell for the foreground pipeline commands (backfill, discover, repair)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from deals.keepa.client import KeepaClient
+from deals.keepa.errors import KeepaError
+from tokens.bucket import get_bucket
+from tokens.clock import get_clock
+
+
+class PipelineCommand(BaseCommand):
+    """Runs one pass in the foreground, printing progress; never sleeps for tokens."""
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=100, help="most items to process (default 100)")
+
+    def run_pass(self, client, bucket, clock, options):
+        raise NotImplementedError
+
+    def progress(self, report) -> None:
+        done = report.processed + report.failed + report.unchanged
+        bar = "#" * min(40, done) + "." * max(0, 40 - done)
+        self.stderr.write(f"\r[{bar}] {report.summary()}", ending="")
+        self.stderr.flush()
+
+    def handle(self, *args, **options):
+        if options["limit"] <= 0:
+            raise CommandError("--limit must be a positive number")
+        bucket = get_bucket()
+        client = KeepaClient.from_settings(bucket=bucket)
+        try:
+            report = self.run_pass(client, bucket, get_clock(), options)
+        except KeepaError as exc:
+            raise CommandError(f"Keepa: {exc}") from exc
+        self.stderr.write("")
+        self.stdout.write(report.summary())
+        if report.wait_seconds is not None:
+            self.stdout.write(self.style.WARNING(f"stopped for tokens: retry in {report.wait_seconds:.0f}s"))
+        if report.fatal:
+            raise CommandError(f"Keepa access paused: {report.fatal}")
