@@ -26,24 +26,18 @@ from deals.keepa.redaction import redact
 from deals.models import JobRun
 from tokens.bucket import get_bucket
 from tokens.clock import get_clock
+from tokens.retry import real_seconds, retry_after
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "keepa"
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
-RETRY_FOREVER = 1_000_000  # token waits are bounded by the bucket (recharge timeout), not by a count
 
 DEFAULT_INTERVALS = {"discover": 600, "backfill": 60, "repair": 900}
 
 
 def interval_seconds(kind: str) -> float:
     return float(getattr(settings, "DEALSITE_JOB_INTERVALS", {}).get(kind, DEFAULT_INTERVALS[kind]))
-
-
-def real_seconds(clock, clock_seconds: float) -> int:
-    """rq schedules in real seconds; a scaled demo clock runs faster than that."""
-    scale = getattr(clock, "scale", 1.0)
-    return max(1, round(clock_seconds / scale))
 
 
 def _connection():
@@ -111,7 +105,7 @@ def _run(kind: str, work: Callable) -> Retry | str:
     except Exception as exc:
         JobRun.objects.filter(pk=run.pk).update(
             outcome=JobRun.Outcome.FAILED,
-            finished_at=timezone.now(),
+            finished_at=_now(clock),
             detail=redact(f"{type(exc).__name__}: {exc}"),
         )
         raise
@@ -125,11 +119,13 @@ def _run(kind: str, work: Callable) -> Retry | str:
         detail=redact(detail),
     )
     if report.wait_seconds is not None:
-        wait = real_seconds(clock, report.wait_seconds)
-        log.info("%s: waiting %ss for tokens (%s)", kind, wait, report.summary())
-        return Retry(max=RETRY_FOREVER, interval=wait)
+        retry = retry_after(report.wait_seconds, clock=clock)
+        log.info("%s: %s; waiting %ss for tokens", kind, report.summary(), retry.intervals[0])
+        return retry
+    if report.processed or report.fatal:
+        log.info("%s: %s", kind, detail)
     job = get_current_job()
-    _schedule_successor(kind, job.id if job else None, real_seconds(clock, interval_seconds(kind)))
+    _schedule_successor(kind, job.id if job else None, real_seconds(interval_seconds(kind), clock))
     return detail
 
 

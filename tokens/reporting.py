@@ -64,11 +64,13 @@ def render(status: BucketStatus) -> str:
             f"recharge      ON since {_clock_time(status.recharge_started_at)} "
             f"by {status.recharge_actor}: {status.recharge_reason}"
         )
-        lines.append(
-            f"              {progress_bar(status.recharge_progress)} of {status.recharge_threshold}, "
-            f"ETA {_duration(status.recharge_eta_seconds)} "
-            f"(timeout {_clock_time(status.recharge_deadline_at)})"
+        progress = (
+            f"{progress_bar(status.recharge_progress)} of {status.recharge_threshold}, "
+            f"ETA {_duration(status.recharge_eta_seconds)}"
+            if status.known
+            else "until the first Keepa reading shows the balance and the threshold"
         )
+        lines.append(f"              {progress} (timeout {_clock_time(status.recharge_deadline_at)})")
     else:
         lines.append(f"recharge      off (threshold {status.recharge_threshold})")
     lines.append(

@@ -64,7 +64,7 @@ class Command(BaseCommand):
         manager.add_process("web", web, env=env)
         for number in range(1, options["workers"] + 1):
             name = f"dealsite-{number}-{os.getpid()}"
-            worker = f"{shlex.join(manage)} rqworker keepa default --with-scheduler --name {name}"
+            worker = f"{shlex.join(manage)} rqworker keepa default --with-scheduler -v 0 --name {name}"
             manager.add_process(f"worker{number}", worker, env=env)
         manager.add_process("cron", f"{shlex.join(manage)} rqcron deals.cron", env=env)
 
