@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tokens.reporting import duration
+
 #: How many refill ticks (Keepa refills once a minute) without progress count as "stalled".
 STALL_TICKS = 3
 REFILL_TICK_SECONDS = 60
@@ -45,17 +47,6 @@ class CheckResult:
         }
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-
-
 # --- pure classifiers ---------------------------------------------------------------------
 
 
@@ -85,7 +76,7 @@ def classify_progress(
         return CheckResult(
             "progress",
             Status.OK,
-            f"waiting: recharging to {bucket.recharge_threshold} tokens, ETA {_duration(eta)}",
+            f"waiting: recharging to {bucket.recharge_threshold} tokens, ETA {duration(eta)}",
             {**data, "state": "waiting", "eta_seconds": eta},
         )
     if due_backlog == 0:
@@ -95,17 +86,17 @@ def classify_progress(
         return CheckResult(
             "progress",
             Status.OK,
-            f"waiting: out of tokens, next refill in {_duration(eta)}",
+            f"waiting: out of tokens, next refill in {duration(eta)}",
             {**data, "state": "waiting", "eta_seconds": eta},
         )
     if last_progress_at is not None and now - last_progress_at <= stall_after_seconds:
         return CheckResult(
             "progress",
             Status.OK,
-            f"progressing: {due_backlog} due, last progress {_duration(now - last_progress_at)} ago",
+            f"progressing: {due_backlog} due, last progress {duration(now - last_progress_at)} ago",
             {**data, "state": "progressing"},
         )
-    since = "ever" if last_progress_at is None else f"for {_duration(now - last_progress_at)}"
+    since = "ever" if last_progress_at is None else f"for {duration(now - last_progress_at)}"
     tokens = (
         "unknown tokens" if bucket is None or not bucket.known else f"{bucket.available} tokens available"
     )
@@ -127,12 +118,12 @@ def bucket_result(status: Any, *, stale_after_seconds: float = BUCKET_STALE_SECO
         return CheckResult("bucket", Status.WARN, "no Keepa reading yet (fills from the next response)", data)
     level = f"{status.tokens}/{status.capacity} tokens at {status.refill_rate}/min"
     if status.recharge_active:
-        eta = _duration(status.recharge_eta_seconds)
+        eta = duration(status.recharge_eta_seconds)
         explanation = f"recharging: {level}, to {status.recharge_threshold}, ETA {eta}"
         return CheckResult("bucket", Status.OK, explanation, data)
     age = status.last_reading_age_seconds
     if age is not None and age > stale_after_seconds:
-        return CheckResult("bucket", Status.WARN, f"{level}, last reading {_duration(age)} old", data)
+        return CheckResult("bucket", Status.WARN, f"{level}, last reading {duration(age)} old", data)
     return CheckResult("bucket", Status.OK, f"active: {level}, {status.in_flight_tokens} in flight", data)
 
 
@@ -176,7 +167,7 @@ def deals_result(*, zombies: int, unrepairable: int, displayable: int) -> CheckR
 def last_runs_result(last_ok: dict[str, float | None], *, now: float) -> CheckResult:
     """Age of the last successful run per job kind; a kind that never succeeded is a WARN."""
     data = {kind: None if at is None else round(now - at, 1) for kind, at in last_ok.items()}
-    parts = [f"{kind} {'never' if age is None else _duration(age) + ' ago'}" for kind, age in data.items()]
+    parts = [f"{kind} {'never' if age is None else duration(age) + ' ago'}" for kind, age in data.items()]
     never = [kind for kind, age in data.items() if age is None]
     return CheckResult(
         "last_runs", Status.WARN if never else Status.OK, "last success: " + ", ".join(parts), data

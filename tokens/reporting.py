@@ -15,7 +15,7 @@ def _clock_time(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
     seconds = max(0, round(seconds))
@@ -42,8 +42,8 @@ def problems(status: BucketStatus, *, stale_after_seconds: float) -> list[str]:
         status.last_reading_age_seconds is not None and status.last_reading_age_seconds > stale_after_seconds
     ):
         found.append(
-            f"stale: the last Keepa reading is {_duration(status.last_reading_age_seconds)} old "
-            f"(more than {_duration(stale_after_seconds)})"
+            f"stale: the last Keepa reading is {duration(status.last_reading_age_seconds)} old "
+            f"(more than {duration(stale_after_seconds)})"
         )
     if status.fatal_reason:
         found.append(f"paused by a fatal Keepa error: {status.fatal_reason}")
@@ -55,7 +55,7 @@ def render(status: BucketStatus) -> str:
     if status.known:
         lines.append(f"tokens        {status.tokens} / {status.capacity}  (available {status.available})")
         lines.append(
-            f"refill rate   {status.refill_rate}/min, next refill in {_duration(status.next_refill_seconds)}"
+            f"refill rate   {status.refill_rate}/min, next refill in {duration(status.next_refill_seconds)}"
         )
     else:
         lines.append("tokens        unknown (no Keepa reading yet; one probe call at a time)")
@@ -66,7 +66,7 @@ def render(status: BucketStatus) -> str:
         )
         progress = (
             f"{progress_bar(status.recharge_progress)} of {status.recharge_threshold}, "
-            f"ETA {_duration(status.recharge_eta_seconds)}"
+            f"ETA {duration(status.recharge_eta_seconds)}"
             if status.known
             else "until the first Keepa reading shows the balance and the threshold"
         )
@@ -77,7 +77,7 @@ def render(status: BucketStatus) -> str:
         f"in flight     {status.reservations_in_flight} reservation(s), {status.in_flight_tokens} tokens"
     )
     age = status.last_reading_age_seconds
-    lines.append(f"last reading  {_duration(age) + ' ago' if age is not None else 'never'}")
+    lines.append(f"last reading  {duration(age) + ' ago' if age is not None else 'never'}")
     lines.append(f"last 429      {_clock_time(status.last_429_at)}")
     lines.append(f"fatal pause   {status.fatal_reason or 'none'}")
     return "\n".join(lines)

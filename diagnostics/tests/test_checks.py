@@ -61,15 +61,15 @@ UNKNOWN = replace(BUCKET, known=False, tokens=0, last_reading_age_seconds=None)
 @pytest.mark.parametrize(
     ("bucket", "due", "last_progress_ago", "status", "state", "words"),
     [
-        (RECHARGING, 50, 3600, Status.OK, "waiting", "recharging to 280 tokens, ETA 48m"),
-        (EMPTY, 50, 3600, Status.OK, "waiting", "out of tokens, next refill in 30s"),
+        (RECHARGING, 50, 3600, Status.OK, "waiting", "recharging to 280 tokens, ETA 48 min 00 s"),
+        (EMPTY, 50, 3600, Status.OK, "waiting", "out of tokens, next refill in 30 s"),
         (BUCKET, 0, None, Status.OK, "idle", "nothing is due"),
         (BUCKET, 50, 60, Status.OK, "progressing", "50 due"),
-        (BUCKET, 50, 180, Status.OK, "progressing", "last progress 3m ago"),
+        (BUCKET, 50, 180, Status.OK, "progressing", "last progress 3 min 00 s ago"),
         (BUCKET, 50, 181, Status.FAIL, "stalled", "50 due and 200 tokens available"),
         (BUCKET, 50, None, Status.FAIL, "stalled", "no job progressed ever"),
         (UNKNOWN, 5, None, Status.FAIL, "stalled", "unknown tokens"),
-        (None, 5, 7200, Status.FAIL, "stalled", "for 2h00m"),
+        (None, 5, 7200, Status.FAIL, "stalled", "for 2 h 00 min"),
         (PAUSED, 50, 10, Status.FAIL, "paused", "402: payment required"),
         (replace(RECHARGING, fatal_reason="bad key"), 0, None, Status.FAIL, "paused", "bad key"),
     ],
@@ -95,10 +95,10 @@ def test_stall_window_is_configurable():
     ("bucket", "status", "words"),
     [
         (BUCKET, Status.OK, "active: 200/300 tokens at 5/min"),
-        (RECHARGING, Status.OK, "recharging: 40/300 tokens at 5/min, to 280, ETA 48m"),
+        (RECHARGING, Status.OK, "recharging: 40/300 tokens at 5/min, to 280, ETA 48 min 00 s"),
         (PAUSED, Status.FAIL, "paused: 402"),
         (UNKNOWN, Status.WARN, "no Keepa reading yet"),
-        (replace(BUCKET, last_reading_age_seconds=4000.0), Status.WARN, "last reading 66m old"),
+        (replace(BUCKET, last_reading_age_seconds=4000.0), Status.WARN, "last reading 66 min 40 s old"),
     ],
 )
 def test_bucket_result(bucket, status, words):
@@ -130,7 +130,7 @@ def test_deals_and_last_runs():
     assert deals_result(zombies=4, unrepairable=1, displayable=10).status == Status.WARN
     runs = last_runs_result({"discover": NOW - 90, "backfill": None}, now=NOW)
     assert runs.status == Status.WARN
-    assert runs.explanation == "last success: discover 90s ago, backfill never"
+    assert runs.explanation == "last success: discover 90 s ago, backfill never"
 
 
 def test_an_erroring_check_is_a_fail_without_traceback_or_key(settings):
