@@ -1,0 +1,1 @@
+"""The read-only deals API: only what ``Deal.objects.displayable()`` lets through."""

@@ -1,0 +1,126 @@
+"""``GET /api/deals/`` and ``GET /api/deals/<asin>/``: displayable deals only.
+
+Both start from ``Deal.objects.displayable()`` (the one zombie rule), so a zombie is never
+listed and its detail answers 404. Session and token authentication, signed-in users only
+(the project's DRF defaults).
+"""
+
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+
+from deals.api.filters import DEFAULT_ORDERING, DealFilter, order_by
+from deals.api.serializers import SERIALIZED_COLUMNS, DealSerializer
+from deals.models import ASIN_PATTERN, Deal
+
+DETAIL_SCHEMA = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": "Parameter name -> messages",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+BAD_PARAMETER = OpenApiResponse(
+    FIELD_ERRORS_SCHEMA, description="A malformed query parameter; the body is keyed by its name."
+)
+NOT_SIGNED_IN = OpenApiResponse(DETAIL_SCHEMA, description="Not signed in (no session, bad or no token).")
+NOT_FOUND = OpenApiResponse(DETAIL_SCHEMA, description="No such page.")
+_WHOLE_NUMBER = re.compile(r"^\d{1,9}$")
+
+
+class DealPagination(PageNumberPagination):
+    """Page numbers with ``count``; ``page_size`` defaults to 50 and is capped at 200
+    (a larger value is clamped, a value that is not a positive whole number is a 400)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        if not _WHOLE_NUMBER.match(raw) or int(raw) < 1:
+            raise ValidationError({self.page_size_query_param: ["Enter a whole number of at least 1."]})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
+                parameter["description"] = (
+                    f"Results per page: default {self.page_size}, values above {self.max_page_size} "
+                    f"are clamped to {self.max_page_size}."
+                )
+            if parameter["name"] == self.page_query_param:
+                parameter["description"] = "Page number from 1; a page past the end answers 404."
+        return parameters
+
+
+class EmptyMeansAbsentSchema(AutoSchema):
+    """Every query parameter of the list treats an empty value (``?category=``, as an HTML
+    form sends it) as not given; the schema says so with ``allowEmptyValue``."""
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter["in"] == "query":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
+
+def displayable_deals():
+    return Deal.objects.displayable().only(*SERIALIZED_COLUMNS)
+
+
+class DealListView(generics.ListAPIView):
+    serializer_class = DealSerializer
+    filterset_class = DealFilter
+    pagination_class = DealPagination
+    schema = EmptyMeansAbsentSchema()
+
+    def get_queryset(self):
+        return order_by(displayable_deals(), DEFAULT_ORDERING)
+
+    @extend_schema(
+        summary="Displayable deals, best profit first",
+        responses={200: DealSerializer(many=True), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN, 404: NOT_FOUND},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class DealDetailView(generics.RetrieveAPIView):
+    serializer_class = DealSerializer
+    filter_backends: list = []  # the list's filters never hide or reveal a single deal
+    lookup_field = "asin"
+
+    def get_queryset(self):
+        return displayable_deals()
+
+    @extend_schema(
+        summary="One displayable deal by ASIN",
+        parameters=[
+            OpenApiParameter(
+                "asin",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern=ASIN_PATTERN,
+                description="10 characters, digits and upper-case letters.",
+            )
+        ],
+        responses={
+            200: DealSerializer,
+            403: NOT_SIGNED_IN,
+            404: OpenApiResponse(DETAIL_SCHEMA, description="No such deal, or it is not displayable."),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,715 @@
+"""``GET /api/deals/`` and ``/api/deals/<asin>/``: what a signed-in buyer can read.
+
+Only displayable deals ever come out (``Deal.objects.displayable()``, the one zombie rule),
+pages are stable, every filter does what it says, and a malformed parameter is a 400 that
+names it, never a 500. The OpenAPI schema is validated and schemathesis checks the API
+against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
+from django.utils import timezone
+from drf_spectacular.validation import validate_schema
+from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from schemathesis import GenerationMode
+
+from deals import services
+from deals.api.filters import ORDERING_CHOICES, ORDERING_FIELDS
+from deals.models import Deal, Quality
+from deals.pricing import BusinessRules, compute_costs, percent_below
+from deals.tests.test_dashboard_view import make_deal
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/deals/"
+#: Per operation and generation mode; API_FUZZ_EXAMPLES=1000 for a longer hunt.
+FUZZ_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "50"))
+FIELDS = {
+    "asin",
+    "title",
+    "category",
+    "condition",
+    "sales_rank",
+    "sales_rank_drops_30",
+    "used_offer_count",
+    "peak_season",
+    "amazon_sells",
+    "price_now_cents",
+    "one_year_avg_cents",
+    "list_at_cents",
+    "list_at_suspicious",
+    "all_in_cost_cents",
+    "amazon_fees_cents",
+    "fba_fee_cents",
+    "referral_percent",
+    "profit_cents",
+    "margin_percent",
+    "roi_percent",
+    "percent_down",
+    "used_price_history",
+    "keepa_updated_at",
+    "fetched_at",
+    "created_at",
+}
+FILTER_PARAMETERS = {
+    "min_profit_cents",
+    "min_margin",
+    "min_roi",
+    "max_sales_rank",
+    "category",
+    "search",
+    "updated_since",
+    "hide_amazon",
+    "suspicious",
+    "ordering",
+    "page",
+    "page_size",
+}
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def displayable_row(asin: str, *, list_at_cents: int = 10000, price_now_cents: int = 1000, **extra) -> Deal:
+    """An unsaved displayable deal with consistent money (for bulk_create: no history)."""
+    costs = compute_costs(
+        price_now_cents=price_now_cents,
+        list_at_cents=list_at_cents,
+        fba_fee_cents=550,
+        referral_percent=Decimal(15),
+        rules=BusinessRules(),
+    )
+    values = {
+        "title": f"Book {asin}",
+        "category": "Books",
+        "sales_rank": 50_000,
+        "price_now_cents": price_now_cents,
+        "one_year_avg_cents": 3000,
+        "list_at_computed_cents": list_at_cents,
+        "list_at_cents": list_at_cents,
+        "fba_fee_cents": 550,
+        "referral_percent": Decimal(15),
+        "all_in_cost_cents": costs.all_in_cost_cents,
+        "amazon_fees_cents": costs.amazon_fees_cents,
+        "profit_cents": costs.profit_cents,
+        "margin_percent": costs.margin_percent,
+        "roi_percent": costs.roi_percent,
+        "percent_down": percent_below(price_now_cents, 3000),
+        "quality": Quality.COMPLETE,
+        **extra,
+    }
+    return Deal(asin=asin, **values)
+
+
+def api(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def buyer(django_user_model):
+    return django_user_model.objects.create_user("buyer", password="a-long-test-password-1")
+
+
+@pytest.fixture
+def client_(buyer) -> APIClient:
+    return api(buyer)
+
+
+def listed(client: APIClient, **params) -> list[str]:
+    response = client.get(URL, {"page_size": 200, **params})
+    assert response.status_code == 200, response.content
+    return [deal["asin"] for deal in response.json()["results"]]
+
+
+# --- zombies: every kind, every write path ---------------------------------------------
+
+
+def _zombie_losing_money_orm():
+    Deal.objects.create(
+        asin="Z000000001",
+        price_now_cents=1000,
+        one_year_avg_cents=3000,
+        list_at_cents=1000,
+        all_in_cost_cents=1724,
+        amazon_fees_cents=700,
+        profit_cents=-1424,
+        quality=Quality.COMPLETE,
+    )
+
+
+def _zombie_zero_profit_orm():
+    Deal.objects.create(
+        asin="Z000000001",
+        price_now_cents=1000,
+        one_year_avg_cents=3000,
+        list_at_cents=2424,
+        all_in_cost_cents=1724,
+        amazon_fees_cents=700,
+        profit_cents=0,
+        quality=Quality.COMPLETE,
+    )
+
+
+def _zombie_without_list_at_orm():
+    Deal.objects.create(asin="Z000000001", price_now_cents=1000, one_year_avg_cents=3000)
+
+
+def _zombie_without_average_orm():
+    Deal.objects.create(asin="Z000000001", price_now_cents=1000, list_at_cents=9000, profit_cents=5000)
+
+
+def _zombie_incomplete_with_every_number_orm():
+    displayable_row("Z000000001", quality=Quality.INCOMPLETE, quality_reason="odd history").save()
+
+
+def _zombie_unrepairable_orm():
+    displayable_row("Z000000001", quality=Quality.UNREPAIRABLE).save()
+
+
+def _zombie_expired_orm():
+    displayable_row("Z000000001", expired_at=timezone.now()).save()
+
+
+def _zombie_losing_money_upsert():
+    deal = services.upsert_deal(
+        asin="Z000000001", reason="test", list_at_cents=1000, price_now_cents=1000, one_year_avg_cents=3000
+    ).deal
+    assert deal.quality == Quality.COMPLETE and deal.profit_cents <= 0
+
+
+def _zombie_without_list_at_upsert():
+    services.upsert_deal(asin="Z000000001", reason="test", price_now_cents=1000, one_year_avg_cents=3000)
+
+
+def _zombie_without_average_upsert():
+    services.upsert_deal(asin="Z000000001", reason="test", price_now_cents=1000, list_at_cents=9000)
+
+
+def _zombie_marked_incomplete_upsert():
+    services.mark_incomplete(make_deal("Z000000001"), "analytics found a gap")
+
+
+def _zombie_expired_upsert():
+    services.expire_deal(make_deal("Z000000001"), reason="gone from the deal feed")
+
+
+ZOMBIE_MAKERS = [
+    _zombie_losing_money_orm,
+    _zombie_zero_profit_orm,
+    _zombie_without_list_at_orm,
+    _zombie_without_average_orm,
+    _zombie_incomplete_with_every_number_orm,
+    _zombie_unrepairable_orm,
+    _zombie_expired_orm,
+    _zombie_losing_money_upsert,
+    _zombie_without_list_at_upsert,
+    _zombie_without_average_upsert,
+    _zombie_marked_incomplete_upsert,
+    _zombie_expired_upsert,
+]
+
+
+@pytest.mark.parametrize("make_zombie", ZOMBIE_MAKERS, ids=lambda f: f.__name__.removeprefix("_zombie_"))
+def test_a_zombie_is_never_listed_and_its_detail_is_404(client_, make_zombie):
+    make_deal("0000000001")
+    make_zombie()
+    assert Deal.objects.filter(asin="Z000000001").exists()
+    assert not Deal.objects.displayable().filter(asin="Z000000001").exists()
+
+    # Not by default, nor with any filter or ordering that would put it first.
+    assert listed(client_) == ["0000000001"]
+    for ordering in ("profit_cents", "sales_rank", "-sales_rank", "percent_down", "-created_at", "title"):
+        assert listed(client_, ordering=ordering) == ["0000000001"]
+    assert listed(client_, search="Z000000001") == []
+    assert client_.get(URL).json()["count"] == 1
+
+    response = client_.get(f"{URL}Z000000001/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No Deal matches the given query."}
+    assert client_.get(f"{URL}0000000001/").status_code == 200
+
+
+def test_a_deal_that_turns_into_a_zombie_disappears_and_comes_back_when_repaired(client_):
+    deal = make_deal("0000000001")
+    services.mark_incomplete(deal, "suspicious history")
+    assert listed(client_) == []
+    make_deal("0000000001")  # a refresh computes it complete again
+    assert listed(client_) == ["0000000001"]
+
+
+# --- authentication --------------------------------------------------------------------
+
+
+def test_anonymous_requests_are_refused(client_):
+    make_deal("0000000001")
+    for url in (URL, f"{URL}0000000001/"):
+        response = api().get(url)
+        assert response.status_code in (401, 403)
+        assert "results" not in response.json() and "asin" not in response.json()
+
+
+def test_token_authentication_works_and_a_bad_token_does_not(buyer):
+    make_deal("0000000001")
+    token = Token.objects.create(user=buyer)
+
+    good = APIClient().get(URL, HTTP_AUTHORIZATION=f"Token {token.key}")
+    bad = APIClient().get(URL, HTTP_AUTHORIZATION="Token not-a-real-token")
+
+    assert good.status_code == 200 and good.json()["count"] == 1
+    assert bad.status_code in (401, 403)
+
+
+def test_session_authentication_works(client, buyer):
+    make_deal("0000000001")
+    client.force_login(buyer)
+    assert client.get(URL).json()["count"] == 1
+
+
+def test_the_api_is_read_only(client_):
+    make_deal("0000000001")
+    assert client_.post(URL, {"asin": "0000000002"}, format="json").status_code == 405
+    assert client_.delete(f"{URL}0000000001/").status_code == 405
+    assert client_.patch(f"{URL}0000000001/", {"title": "x"}, format="json").status_code == 405
+
+
+# --- the representation ----------------------------------------------------------------
+
+
+def test_a_deal_has_the_dashboard_fields_and_no_internal_ones(client_):
+    make_deal(
+        "0000000001",
+        keepa_updated_at=timezone.now(),
+        fetched_at=timezone.now(),
+        used_price_history=[[1_700_000_000, 2500], [1_710_000_000, 1000]],
+    )
+
+    results = client_.get(URL).json()["results"]
+    detail = client_.get(f"{URL}0000000001/").json()
+
+    assert results == [detail]
+    assert set(detail) == FIELDS
+    assert not {"quality", "quality_reason", "repair_attempts", "list_at_override_cents"} & set(detail)
+    for money in (
+        "price_now_cents",
+        "one_year_avg_cents",
+        "list_at_cents",
+        "profit_cents",
+        "all_in_cost_cents",
+    ):
+        assert isinstance(detail[money], int)
+    deal = Deal.objects.get(asin="0000000001")
+    assert detail["profit_cents"] == deal.profit_cents
+    assert detail["margin_percent"] == str(deal.margin_percent)  # Decimal as a string, as computed
+    assert detail["roi_percent"] == str(deal.roi_percent)
+    assert detail["referral_percent"] == "15.00"
+    assert detail["used_price_history"] == [[1_700_000_000, 2500], [1_710_000_000, 1000]]
+
+
+def test_only_well_formed_price_points_are_served(client_):
+    displayable_row(
+        "0000000001",
+        used_price_history=[
+            [1_700_000_000, 2500],
+            [1, "x"],
+            "junk",
+            [1, 2, 3],
+            [True, 5],
+            [1_710_000_000, 900],
+        ],
+    ).save()
+    displayable_row("0000000002", used_price_history={"not": "a list"}).save()
+
+    histories = {d["asin"]: d["used_price_history"] for d in client_.get(URL).json()["results"]}
+
+    assert histories == {"0000000001": [[1_700_000_000, 2500], [1_710_000_000, 900]], "0000000002": []}
+
+
+# --- pagination ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many_deals():
+    """250 displayable deals, profits in steps of a cent, plus 50 zombies among them."""
+    rows = [displayable_row(f"1{i:09d}", list_at_cents=10000 + i) for i in range(250)]
+    rows += [displayable_row(f"Z{i:09d}", quality=Quality.INCOMPLETE) for i in range(50)]
+    Deal.objects.bulk_create(rows)
+
+
+def test_pages_have_count_next_previous_and_results(client_, many_deals):
+    first = client_.get(URL, {"page_size": 100}).json()
+    third = client_.get(URL, {"page_size": 100, "page": 3}).json()
+
+    assert set(first) == {"count", "next", "previous", "results"}
+    assert first["count"] == 250
+    assert first["previous"] is None
+    assert "page=2" in first["next"] and "page_size=100" in first["next"]
+    assert len(third["results"]) == 50 and third["next"] is None
+    assert "page=2" in third["previous"]
+
+
+def test_the_default_page_size_is_50_and_page_size_is_capped_at_200(client_, many_deals):
+    assert len(client_.get(URL).json()["results"]) == 50
+    assert len(client_.get(URL, {"page_size": 7}).json()["results"]) == 7
+    assert len(client_.get(URL, {"page_size": 1000}).json()["results"]) == 200
+
+
+def test_a_page_past_the_end_is_a_404_not_a_500(client_, many_deals):
+    for page in ("4", "0", "-1", "abc", "999999999999999999999"):
+        response = client_.get(URL, {"page_size": 100, "page": page})
+        assert response.status_code == 404, page
+        assert "detail" in response.json()
+
+
+def test_every_deal_is_on_exactly_one_page(client_, many_deals):
+    seen = []
+    for page in range(1, 6):
+        seen += listed(client_, page_size=50, page=page)
+    assert len(seen) == len(set(seen)) == 250
+    assert not [asin for asin in seen if asin.startswith("Z")]
+
+
+# --- filters ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def assorted(db):
+    """Five deals differing in each filtered column (profits rise with List at)."""
+    now = timezone.now()
+    make_deal("0000000001", list_at_cents=6000, sales_rank=1_500_000, category="Books")
+    make_deal("0000000002", list_at_cents=9000, sales_rank=90_000, category="Textbooks", amazon_sells=True)
+    make_deal(
+        "0000000003",
+        list_at_cents=20000,
+        sales_rank=400_000,
+        category="Books",
+        title="Calculus, early transcendentals",
+        keepa_updated_at=now - timedelta(days=3),
+    )
+    make_deal("0000000004", list_at_cents=4000, sales_rank=None, category="Music", keepa_updated_at=now)
+    make_deal(
+        "B00TESTAAA",
+        list_at_cents=30000,
+        price_now_cents=500,
+        sales_rank=10_000,
+        category="Books",
+        list_at_suspicious=True,
+        keepa_updated_at=now - timedelta(hours=1),
+    )
+    make_zombie_everywhere()
+    return {d.asin: d for d in Deal.objects.displayable()}
+
+
+def make_zombie_everywhere():
+    """A zombie that every filter below would match."""
+    Deal.objects.create(
+        asin="Z999999999",
+        title="Calculus zombie B00TESTAAA",
+        category="Books",
+        sales_rank=1,
+        amazon_sells=False,
+        list_at_suspicious=True,
+        price_now_cents=500,
+        one_year_avg_cents=3000,
+        list_at_cents=90000,
+        profit_cents=80000,
+        margin_percent=Decimal("88.88"),
+        roi_percent=Decimal("999.99"),
+        keepa_updated_at=timezone.now(),
+        quality=Quality.INCOMPLETE,
+    )
+
+
+def expected(deals: dict[str, Deal], keep) -> list[str]:
+    kept = [d for d in deals.values() if keep(d)]
+    return [d.asin for d in sorted(kept, key=lambda d: (-d.profit_cents, d.asin))]
+
+
+def test_min_profit_cents_keeps_deals_earning_at_least_that(client_, assorted):
+    threshold = assorted["0000000002"].profit_cents
+    assert listed(client_, min_profit_cents=threshold) == expected(
+        assorted, lambda d: d.profit_cents >= threshold
+    )
+    assert "0000000002" in listed(client_, min_profit_cents=threshold)
+    assert "0000000002" not in listed(client_, min_profit_cents=threshold + 1)
+
+
+def test_min_margin_and_min_roi_compare_as_decimals(client_, assorted):
+    margin = assorted["0000000003"].margin_percent
+    assert listed(client_, min_margin=str(margin)) == expected(assorted, lambda d: d.margin_percent >= margin)
+    # More decimals than stored: rounded up to the cent, so the same rows as exact comparison.
+    just_above = margin + Decimal("0.001")
+    assert listed(client_, min_margin=str(just_above)) == expected(
+        assorted, lambda d: d.margin_percent >= just_above
+    )
+    assert listed(client_, min_roi="20") == expected(assorted, lambda d: d.roi_percent >= 20)
+    assert listed(client_, min_roi="-50.5") == expected(assorted, lambda d: True)
+
+
+def test_max_sales_rank_keeps_ranked_deals_at_or_below_it(client_, assorted):
+    assert listed(client_, max_sales_rank=400_000) == expected(
+        assorted, lambda d: d.sales_rank is not None and d.sales_rank <= 400_000
+    )
+    assert listed(client_, max_sales_rank=0) == []
+
+
+def test_category_is_exact_and_ignores_case(client_, assorted):
+    assert listed(client_, category="books") == expected(assorted, lambda d: d.category == "Books")
+    assert listed(client_, category="Book") == []
+
+
+def test_search_matches_part_of_the_asin_or_the_title(client_, assorted):
+    assert listed(client_, search="b00test") == ["B00TESTAAA"]
+    assert listed(client_, search="CALCULUS") == ["0000000003"]
+    assert listed(client_, search="nothing like it") == []
+
+
+def test_updated_since_filters_on_when_keepa_last_updated_the_product(client_, assorted):
+    since = timezone.now() - timedelta(days=1)
+    assert listed(client_, updated_since=since.isoformat()) == expected(
+        assorted, lambda d: d.keepa_updated_at is not None and d.keepa_updated_at >= since
+    )
+    assert listed(client_, updated_since="2000-01-01") == expected(
+        assorted, lambda d: d.keepa_updated_at is not None
+    )
+
+
+def test_hide_amazon_leaves_out_what_amazon_sells(client_, assorted):
+    assert listed(client_, hide_amazon="true") == expected(assorted, lambda d: not d.amazon_sells)
+    assert listed(client_, hide_amazon="false") == expected(assorted, lambda d: True)
+
+
+def test_suspicious_selects_on_the_list_at_warning(client_, assorted):
+    assert listed(client_, suspicious="true") == ["B00TESTAAA"]
+    assert listed(client_, suspicious="false") == expected(assorted, lambda d: not d.list_at_suspicious)
+
+
+def test_filters_combine(client_, assorted):
+    assert listed(client_, category="BOOKS", max_sales_rank=500_000, min_profit_cents=1) == expected(
+        assorted, lambda d: d.category == "Books" and (d.sales_rank or 10**9) <= 500_000
+    )
+
+
+def test_huge_or_tiny_but_valid_numbers_are_answered_not_crashed_on(client_, assorted):
+    """PostgreSQL's numeric(8, 2) must never see more digits than it holds."""
+    assert listed(client_, min_margin="9999999.99") == []
+    assert listed(client_, min_roi="-9999999") == expected(assorted, lambda d: True)
+    assert listed(client_, min_margin="1e-20000") == expected(assorted, lambda d: d.margin_percent > 0)
+    assert listed(client_, min_margin="0." + "0" * 500 + "1") == expected(assorted, lambda d: True)
+    assert listed(client_, min_profit_cents=-(10**11)) == expected(assorted, lambda d: True)
+    assert listed(client_, max_sales_rank=2_147_483_647) == expected(assorted, lambda d: d.sales_rank)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("min_profit_cents", "abc"),
+        ("min_profit_cents", "45.5"),
+        ("min_profit_cents", "1" + "0" * 30),
+        ("min_margin", "NaN"),
+        ("min_margin", "Infinity"),
+        ("min_margin", "-inf"),
+        ("min_margin", "1e400"),
+        ("min_margin", "twenty"),
+        ("min_roi", "sNaN"),
+        ("min_roi", "100000000"),
+        ("max_sales_rank", "-5"),
+        ("max_sales_rank", "99999999999"),
+        ("max_sales_rank", "1e6"),
+        ("updated_since", "yesterday"),
+        ("updated_since", "2024-13-45T00:00:00Z"),
+        ("updated_since", "0001-01-01T00:00:00+01:00"),
+        ("hide_amazon", "maybe"),
+        ("suspicious", "2"),
+        ("category", "x" * 201),
+        ("search", "nul\x00byte"),
+        ("ordering", "password"),
+        ("ordering", "asin"),
+        ("ordering", "-quality_reason"),
+        ("ordering", "profit_cents,asin"),
+        ("page_size", "abc"),
+        ("page_size", "0"),
+        ("page_size", "-5"),
+    ],
+)
+def test_a_malformed_parameter_is_a_400_naming_it(client_, assorted, parameter, value):
+    response = client_.get(URL, {parameter: value})
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert list(body) == [parameter]
+    assert body[parameter] and all(isinstance(message, str) for message in body[parameter])
+
+
+def test_the_detail_ignores_list_filters(client_, assorted):
+    response = client_.get(f"{URL}0000000001/", {"min_profit_cents": "abc", "ordering": "nonsense"})
+    assert response.status_code == 200
+    assert client_.get(f"{URL}0000000001/", {"min_profit_cents": 10**9}).status_code == 200
+
+
+def test_the_detail_of_an_unknown_or_malformed_asin_is_a_json_404(client_, assorted):
+    for asin in ("0000000009", "not-an-asin", "a/b", "0000000001x"):
+        response = client_.get(f"{URL}{asin}/")
+        assert response.status_code == 404, asin
+        assert response.json() == {"detail": "No Deal matches the given query."}
+
+
+# --- ordering --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ties():
+    """Deals sharing every sort value in pairs, some without rank, Keepa time or ROI."""
+    rows = []
+    now = timezone.now()
+    for i in range(24):
+        extra = {}
+        if i % 5 == 0:
+            extra.update(sales_rank=None, keepa_updated_at=None, fetched_at=None, roi_percent=None)
+        else:
+            moment = now - timedelta(hours=i // 2)
+            extra.update(sales_rank=1000 * (i // 4), keepa_updated_at=moment, fetched_at=moment)
+        rows.append(
+            displayable_row(
+                f"{(i * 7919) % 10**10:010d}",
+                list_at_cents=8000 + 500 * (i // 3),
+                title=f"T{i // 2}",
+                **extra,
+            )
+        )
+    Deal.objects.bulk_create(rows)
+    return list(Deal.objects.displayable())
+
+
+def python_order(deals: list[Deal], ordering: str) -> list[str]:
+    """The documented order: by the field (NULLs last either way), then by asin."""
+    name = ordering.removeprefix("-")
+    descending = ordering.startswith("-")
+    present = [d for d in deals if getattr(d, name) is not None]
+    missing = [d for d in deals if getattr(d, name) is None]
+    present.sort(key=lambda d: d.asin)
+    present.sort(key=lambda d: getattr(d, name), reverse=descending)  # stable: asin order kept in ties
+    return [d.asin for d in present] + sorted(d.asin for d in missing)
+
+
+@pytest.mark.parametrize("ordering", [value for value, _ in ORDERING_CHOICES])
+def test_each_ordering_sorts_with_nulls_last_and_asin_as_tiebreaker(client_, ties, ordering):
+    pages = [listed(client_, ordering=ordering, page_size=5, page=page) for page in range(1, 6)]
+    assert [asin for page in pages for asin in page] == python_order(ties, ordering)
+
+
+def test_the_default_order_is_best_profit_first_then_asin(client_, ties):
+    assert listed(client_) == python_order(ties, "-profit_cents")
+    assert listed(client_) == listed(client_, ordering="-profit_cents")
+
+
+def test_the_dashboards_sortable_columns_are_all_accepted():
+    template = Path(__file__).resolve().parents[1] / "templates" / "deals" / "dashboard.html"
+    columns = set(re.findall(r'data-order="([a-z_0-9]+)"', template.read_text()))
+    assert columns and columns <= set(ORDERING_FIELDS)
+
+
+# --- the OpenAPI schema ----------------------------------------------------------------
+
+
+@pytest.fixture
+def openapi(client_) -> dict:
+    response = client_.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_the_schema_is_valid_openapi(openapi):
+    validate_schema(openapi)
+
+
+def test_the_schema_documents_every_parameter_and_the_error_responses(openapi):
+    listing = openapi["paths"]["/api/deals/"]["get"]
+    parameters = {p["name"]: p for p in listing["parameters"]}
+
+    assert set(parameters) == FILTER_PARAMETERS
+    assert set(parameters["ordering"]["schema"]["enum"]) == {value for value, _ in ORDERING_CHOICES}
+    assert parameters["min_profit_cents"]["schema"]["type"] == "integer"
+    assert parameters["min_margin"]["schema"]["type"] == "number"
+    assert parameters["max_sales_rank"]["schema"]["minimum"] == 0
+    assert parameters["updated_since"]["schema"]["format"] == "date-time"
+    assert parameters["hide_amazon"]["schema"]["type"] == "boolean"
+    assert all(p.get("description") for p in parameters.values())
+    assert {"200", "400", "403", "404"} <= set(listing["responses"])
+    assert "additionalProperties" in listing["responses"]["400"]["content"]["application/json"]["schema"]
+
+    detail = openapi["paths"]["/api/deals/{asin}/"]["get"]
+    assert {"200", "403", "404"} <= set(detail["responses"])
+    deal = openapi["components"]["schemas"]["Deal"]
+    assert set(deal["properties"]) == FIELDS
+    assert deal["properties"]["margin_percent"]["type"] == "string"  # Decimal as a string
+    assert deal["properties"]["profit_cents"]["type"] == "integer"
+
+
+# --- schemathesis: the API against its own schema --------------------------------------
+
+
+@pytest.fixture
+def wsgi_app(db):
+    """Django's real WSGI handler, minus the end-of-request connection close (as Django's
+    test client does) so the requests see this test's transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield WSGIHandler()
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(buyer, assorted, many_deals) -> str:
+    """A signed-in buyer's token, with displayable deals and zombies in the database."""
+    make_deal("ABCDEFGHIJ")
+    return Token.objects.create(user=buyer).key
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+@pytest.mark.parametrize("path", ["/api/deals/", "/api/deals/{asin}/"])
+def test_the_api_conforms_to_its_schema(wsgi_app, token, path, mode):
+    """Property-based: schemathesis draws requests from the schema (valid parameters, and in
+    negative mode invalid ones), sends them through the WSGI app with the buyer's token, and
+    runs all its checks on each response: no 5xx, documented status code and content type,
+    a body valid against the schema, invalid input rejected, and the auth enforced (it
+    re-sends without and with a bad token)."""
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
+
+    @schema.auth()
+    class BuyerToken:
+        def get(self, case, context):
+            return token
+
+        def set(self, case, data, context):
+            case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
+
+    @settings(
+        max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(case=schema[path]["GET"].as_strategy(generation_mode=mode, auth_storage=schema.auth))
+    def check(case):
+        response = case.call()
+        assert response.status_code < 500, response.text
+        case.validate_response(response)
+        if response.status_code == 200 and "results" in response.json():
+            assert not [d for d in response.json()["results"] if d["asin"].startswith("Z")]
+
+    check()
