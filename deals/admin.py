@@ -1,1 +1,460 @@
-# Register your models here.
+"""The Deal admin: the dashboard's columns for staff, edits through the one write path, an
+audit history that says who changed what from what to what, and revert.
+
+Staff edit the inputs (title, category, prices, fees, the List at override) in dollars; the
+form validates the whole deal as ``deals.services`` will save it (recomputed, every field
+and every database constraint), so a bad edit is a form error, never a 500. ``save_model``
+writes through ``services.save_staff_edit`` / ``services.set_list_at_override`` with the
+editor recorded. A revert (simple-history's history form) restores the editable inputs of
+the chosen version onto the current row, through the same validation and service; Keepa's
+data and the pipeline's bookkeeping stay current. Deals come from Keepa: no add, no delete.
+The pipeline's own tables are registered by ``deals.pipeline_admin`` (imported below).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import F
+from django.forms.models import construct_instance
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from redis.exceptions import RedisError
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
+
+import deals.pipeline_admin  # noqa: F401  (registers Candidate, DiscoverySelection, JobRun)
+from deals import services
+from deals.models import Deal, Quality
+from deals.pricing import parse_cents
+
+#: What staff may edit; everything else is computed or comes from Keepa.
+EDITABLE = (
+    "title",
+    "category",
+    "price_now_cents",
+    "one_year_avg_cents",
+    "fba_fee_cents",
+    "referral_percent",
+    "list_at_override_cents",
+)
+DOLLAR_LABELS = {
+    "price_now_cents": "Price now ($)",
+    "one_year_avg_cents": "1yr avg ($)",
+    "fba_fee_cents": "FBA pick & pack ($)",
+    "list_at_override_cents": "List at, staff override ($)",
+}
+#: Friendly words for the database rules that are not about a single field.
+CONSTRAINT_MESSAGES = {
+    "deal_referral_percent_range": ("referral_percent", "Referral % must be between 0 and 100."),
+    "deal_margin_sane": (None, "The margin this edit gives is outside the sane range."),
+    "deal_profit_matches_inputs": (None, "The profit would disagree with List at, costs and fees."),
+    "deal_override_is_effective": (None, "The List at override must be the effective List at."),
+    "deal_list_at_cents_positive": ("list_at_override_cents", "List at must be more than $0."),
+    "deal_complete_has_its_inputs": (None, "A complete deal needs price now, 1yr avg, List at and profit."),
+    "deal_asin_format": (None, "The ASIN must be 10 digits or upper-case letters."),
+}
+_FIELD_RULE = re.compile(r"^deal_(?P<field>\w+)_(?P<rule>not_negative|positive)$")
+_AMOUNT = re.compile(r"^(?P<sign>-?)\d+(\.\d{1,2})?$")
+
+
+def format_cents(cents: int | None) -> str:
+    """Integer cents as "$1,234.56" (no float on the way)."""
+    if cents is None:
+        return "-"
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+def format_percent(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value}%"
+
+
+class DollarsField(forms.CharField):
+    """Integer cents edited as dollars: "12.34", "$1,234.56", "12"; blank clears the value.
+
+    Negative amounts are kept (as negative cents) so the model's rules reject them with
+    the field's own message; text that is no amount at all is refused here.
+    """
+
+    def prepare_value(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_cents(value).replace("$", "").replace(",", "")
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        text = text.replace("$", "").replace(",", "").replace(" ", "")
+        match = _AMOUNT.match(text)
+        if not match:
+            raise ValidationError(
+                "Enter an amount in dollars with at most two decimals, like 12.34.", code="invalid"
+            )
+        cents = parse_cents(text.lstrip("-"))
+        if cents is None:
+            raise ValidationError("That amount is too large.", code="max_value")
+        return -cents if match["sign"] else cents
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != initial
+        except ValidationError:
+            return True
+
+
+class DealAdminForm(forms.ModelForm):
+    """Validates the deal as it will be saved: the stored row with the staff's changes,
+    recomputed by ``services.recompute``, then ``full_clean`` and every constraint.
+
+    ``revert_version`` is set for simple-history's revert form: there every editable field
+    is taken from the old version (onto the current row), not only the changed ones.
+    """
+
+    revert_version: str | None = None
+
+    class Meta:
+        model = Deal
+        fields = EDITABLE
+
+    def changes(self) -> list[str]:
+        """The fields this save takes from the form."""
+        if self.revert_version:
+            return [name for name in self._meta.fields if name in self.cleaned_data]
+        return [name for name in self.changed_data if name in self._meta.fields]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or not self.instance.pk:
+            return cleaned
+        self._validate_as_saved(self.target())
+        return cleaned
+
+    def target(self) -> Deal:
+        """The stored row as it is now, with this form's changes applied."""
+        deal = Deal.objects.get(pk=self.instance.pk)
+        for name in self.changes():
+            setattr(deal, name, self.cleaned_data[name])
+        return deal
+
+    def _validate_as_saved(self, deal: Deal) -> None:
+        services.recompute(deal)  # on a throwaway copy: the save recomputes for itself
+        try:
+            deal.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                self._attach(name, errors)
+        for constraint in Deal._meta.constraints:
+            try:
+                constraint.validate(Deal, deal)
+            except ValidationError:
+                self._attach(*self._explain(constraint.name))
+
+    def _explain(self, name: str) -> tuple[str | None, str]:
+        if name in CONSTRAINT_MESSAGES:
+            return CONSTRAINT_MESSAGES[name]
+        match = _FIELD_RULE.match(name)
+        if match:
+            field = match["field"]
+            label = DOLLAR_LABELS.get(field) or Deal._meta.get_field(field).verbose_name
+            words = "must not be negative" if match["rule"] == "not_negative" else "must be more than 0"
+            return field, f"{capfirst(label)} {words}."
+        return None, f"The edit breaks the rule {name}."
+
+    def _attach(self, name: str | None, errors) -> None:
+        errors = [errors] if isinstance(errors, str) else errors
+        if name in self.fields:
+            if name not in self.errors:
+                self.add_error(name, errors)
+            return
+        if name not in (None, NON_FIELD_ERRORS):
+            label = Deal._meta.get_field(name).verbose_name
+            errors = [f"{label}: {error}" for error in errors]
+        for error in errors:
+            if error not in self.non_field_errors():
+                self.add_error(None, error)
+
+    def _post_clean(self):
+        # The whole deal was validated in clean(), as the service will save it; the model
+        # validation of the bare instance would only repeat those errors less clearly.
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
+class ShownOnDashboardFilter(admin.SimpleListFilter):
+    """The dashboard's own rule (``Deal.objects.displayable()`` and friends), not a copy."""
+
+    title = "shown on dashboard"
+    parameter_name = "dashboard"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("displayable", "Displayable (shown)"),
+            ("zombie", "Zombie (live but hidden)"),
+            ("incomplete", "Incomplete, repair due"),
+            ("unrepairable", "Unrepairable"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "displayable":
+            return queryset.displayable()
+        if value == "zombie":
+            return queryset.zombies()
+        if value == "incomplete":
+            return queryset.incomplete()
+        if value == "unrepairable":
+            return queryset.filter(quality=Quality.UNREPAIRABLE)
+        return queryset
+
+
+class DealHistoryHelper(HistoricalRecordContextHelper):
+    """History deltas in the admin's words: "Price now: $10.00 -> $12.50"."""
+
+    def prepare_delta_change_value(self, change, value):
+        if change.field.endswith("_cents") and isinstance(value, int):
+            return format_cents(value)
+        return super().prepare_delta_change_value(change, value)
+
+    def format_delta_change(self, change):
+        formatted = super().format_delta_change(change)
+        label = str(formatted.field).replace(" (¢)", "")
+        return dataclasses.replace(formatted, field=label)
+
+
+def _money(field: str, description: str):
+    @admin.display(description=description, ordering=field)
+    def show(self, obj):
+        return format_cents(getattr(obj, field))
+
+    return show
+
+
+@admin.register(Deal)
+class DealAdmin(SimpleHistoryAdmin):
+    form = DealAdminForm
+    list_display = (
+        "asin",
+        "short_title",
+        "category",
+        "sales_rank",
+        "price_now",
+        "one_year_avg",
+        "list_at",
+        "list_at_computed",
+        "profit",
+        "margin",
+        "roi",
+        "quality",
+        "fetched_at",
+    )
+    list_display_links = ("asin", "short_title")
+    list_filter = (
+        ShownOnDashboardFilter,
+        "quality",
+        "category",
+        "list_at_suspicious",
+        "amazon_sells",
+        ("list_at_override_cents", admin.EmptyFieldListFilter),
+        "fetched_at",
+    )
+    search_fields = ("^asin", "title")
+    ordering = (F("profit_cents").desc(nulls_last=True), "asin")
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["refetch_from_keepa"]
+    fieldsets = (
+        (
+            None,
+            {"fields": ("asin", "title", "category", "binding", "condition", "sales_rank", "amazon_sells")},
+        ),
+        (
+            "Prices (edit in dollars)",
+            {"fields": ("price_now_cents", "one_year_avg_cents", "percent_down_display")},
+        ),
+        (
+            "List at (the override wins over the computed value until cleared)",
+            {
+                "fields": (
+                    "list_at_override_cents",
+                    "list_at_computed",
+                    "list_at_effective",
+                    "list_at_suspicious",
+                )
+            },
+        ),
+        (
+            "Fees and results",
+            {
+                "fields": (
+                    "fba_fee_cents",
+                    "referral_percent",
+                    "amazon_fees",
+                    "all_in_cost",
+                    "profit",
+                    "margin",
+                    "roi",
+                )
+            },
+        ),
+        (
+            "Data quality",
+            {
+                "fields": (
+                    "quality",
+                    "quality_reason",
+                    "repair_attempts",
+                    "next_repair_at",
+                    "expired_at",
+                    "expired_reason",
+                )
+            },
+        ),
+        (
+            "Keepa and timestamps",
+            {
+                "fields": (
+                    "keepa_updated_at",
+                    "fetched_at",
+                    "created_at",
+                    "updated_at",
+                    "sales_rank_drops_30",
+                    "used_offer_count",
+                    "peak_season",
+                    "category_id",
+                    "used_price_history",
+                ),
+                "classes": ("collapse",),
+            },
+        ),
+    )
+
+    price_now = _money("price_now_cents", "price now")
+    one_year_avg = _money("one_year_avg_cents", "1yr avg")
+    list_at_computed = _money("list_at_computed_cents", "List at, computed")
+    list_at_effective = _money("list_at_cents", "List at (effective)")
+    profit = _money("profit_cents", "profit")
+    all_in_cost = _money("all_in_cost_cents", "all-in cost")
+    amazon_fees = _money("amazon_fees_cents", "Amazon fees")
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = flatten_fieldsets(self.fieldsets)
+        return [name for name in shown if name not in EDITABLE]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in DOLLAR_LABELS:
+            return DollarsField(
+                label=DOLLAR_LABELS[db_field.name], required=False, help_text=db_field.help_text
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    # --- list columns ------------------------------------------------------------------
+    @admin.display(description="title", ordering="title")
+    def short_title(self, obj):
+        return obj.title if len(obj.title) <= 60 else f"{obj.title[:59]}…"
+
+    @admin.display(description="List at", ordering="list_at_cents")
+    def list_at(self, obj):
+        if obj.list_at_override_cents is None:
+            return format_cents(obj.list_at_cents)
+        return format_html(
+            '{} <span class="deal-override" title="staff override; computed {}">(override)</span>',
+            format_cents(obj.list_at_cents),
+            format_cents(obj.list_at_computed_cents),
+        )
+
+    @admin.display(description="margin", ordering="margin_percent")
+    def margin(self, obj):
+        return format_percent(obj.margin_percent)
+
+    @admin.display(description="ROI", ordering="roi_percent")
+    def roi(self, obj):
+        return format_percent(obj.roi_percent)
+
+    @admin.display(description="% below 1yr avg")
+    def percent_down_display(self, obj):
+        return format_percent(obj.percent_down)
+
+    # --- permissions: deals come from Keepa and are never deleted ------------------------
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- writes go through deals.services ------------------------------------------------
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        version = getattr(request, "_deal_revert_version", None)
+        if version is not None:
+            form = type("DealRevertForm", (form,), {"revert_version": version})
+        return form
+
+    def save_model(self, request, obj, form, change):
+        changed = form.changes()
+        if form.revert_version:
+            reason = f"revert to version {form.revert_version}"
+        elif changed == ["list_at_override_cents"]:
+            cents = form.cleaned_data["list_at_override_cents"]
+            reason = "List at override cleared" if cents is None else "List at override set"
+            services.set_list_at_override(obj, cents, user=request.user, reason=reason)
+            return
+        else:
+            reason = "staff edit: " + ", ".join(changed)
+        services.save_staff_edit(form.target(), user=request.user, reason=reason)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            return self._refused(request, exc)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """simple-history's revert; it checks view permission only, so a POST also needs
+        change permission here."""
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied
+        request._deal_revert_version = version_id
+        try:
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        except ValidationError as exc:
+            return self._refused(request, exc)
+
+    def _refused(self, request, exc: ValidationError):
+        """The service refused a save the form had accepted (the row changed meanwhile)."""
+        self.message_user(request, f"Not saved: {'; '.join(exc.messages)}", messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return DealHistoryHelper(self.model, historical_record)
+
+    # --- actions ----------------------------------------------------------------------
+    @admin.action(description="Re-fetch from Keepa now", permissions=["change"])
+    def refetch_from_keepa(self, request, queryset):
+        from deals.jobs import enqueue_refetch
+
+        asins = list(queryset.values_list("asin", flat=True))
+        try:
+            count = enqueue_refetch(asins)
+        except RedisError as exc:
+            self.message_user(
+                request,
+                f"{len(asins)} deal(s) marked for a fresh fetch, but the job queue is unreachable "
+                f"({type(exc).__name__}); the next scheduled backfill will fetch them.",
+                messages.WARNING,
+            )
+            return
+        self.message_user(
+            request, f"{count} deal(s) queued for a fresh fetch from Keepa (top priority).", messages.SUCCESS
+        )
