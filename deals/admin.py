@@ -26,13 +26,12 @@ from django.forms.models import construct_instance
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.text import capfirst
-from redis.exceptions import RedisError
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-import deals.pipeline_admin  # noqa: F401  (registers Candidate, DiscoverySelection, JobRun)
 from deals import services
 from deals.models import Deal, Quality
+from deals.pipeline_admin import queue_refetch  # also registers Candidate, DiscoverySelection, JobRun
 from deals.pricing import parse_cents
 
 #: What staff may edit; everything else is computed or comes from Keepa.
@@ -442,19 +441,4 @@ class DealAdmin(SimpleHistoryAdmin):
     # --- actions ----------------------------------------------------------------------
     @admin.action(description="Re-fetch from Keepa now", permissions=["change"])
     def refetch_from_keepa(self, request, queryset):
-        from deals.jobs import enqueue_refetch
-
-        asins = list(queryset.values_list("asin", flat=True))
-        try:
-            count = enqueue_refetch(asins)
-        except RedisError as exc:
-            self.message_user(
-                request,
-                f"{len(asins)} deal(s) marked for a fresh fetch, but the job queue is unreachable "
-                f"({type(exc).__name__}); the next scheduled backfill will fetch them.",
-                messages.WARNING,
-            )
-            return
-        self.message_user(
-            request, f"{count} deal(s) queued for a fresh fetch from Keepa (top priority).", messages.SUCCESS
-        )
+        queue_refetch(self, request, list(queryset.values_list("asin", flat=True)))

@@ -7,9 +7,30 @@ Registered from deals/admin.py. Staff edit the selection (validated by the model
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from redis.exceptions import RedisError
 from simple_history.admin import SimpleHistoryAdmin
 
 from deals.models import Candidate, DiscoverySelection, JobRun
+
+
+def queue_refetch(model_admin: admin.ModelAdmin, request, asins: list[str]) -> None:
+    """Staff's "re-fetch now": the candidates are marked in the database first, so a queue
+    that cannot be reached delays the fetch to the next scheduled backfill but loses nothing."""
+    from deals.jobs import enqueue_refetch
+
+    try:
+        count = enqueue_refetch(asins)
+    except RedisError as exc:
+        model_admin.message_user(
+            request,
+            f"{len(asins)} ASIN(s) marked for a fresh fetch, but the job queue is unreachable "
+            f"({type(exc).__name__}); the next scheduled backfill will fetch them.",
+            messages.WARNING,
+        )
+        return
+    model_admin.message_user(
+        request, f"{count} ASIN(s) queued for a fresh fetch from Keepa (top priority).", messages.SUCCESS
+    )
 
 
 @admin.register(Candidate)
@@ -33,12 +54,9 @@ class CandidateAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Fetch again now (top priority, cache ignored)")
+    @admin.action(description="Re-fetch from Keepa now", permissions=["change"])
     def retry_now(self, request, queryset):
-        from deals.jobs import enqueue_refetch
-
-        count = enqueue_refetch(list(queryset.values_list("asin", flat=True)))
-        self.message_user(request, f"{count} ASIN(s) queued for a fresh fetch.", messages.SUCCESS)
+        queue_refetch(self, request, list(queryset.values_list("asin", flat=True)))
 
 
 @admin.register(DiscoverySelection)

@@ -487,7 +487,7 @@ def test_refetch_marks_top_priority_cache_ignoring_candidates_and_queues_a_backf
     )
 
     assert response.status_code == 200
-    assert "2 deal(s) queued for a fresh fetch from Keepa" in response.content.decode()
+    assert "2 ASIN(s) queued for a fresh fetch from Keepa" in response.content.decode()
     top = Candidate.objects.order_by("-priority", "due_at")[:2]
     assert {c.asin for c in top} == {first.asin, second.asin}
     for candidate in top:
