@@ -138,12 +138,13 @@ class RunReport:
     wait_seconds: float | None = None
     fatal: str | None = None
     errors: list[str] = field(default_factory=list)
+    note: str = ""
 
     def summary(self) -> str:
         return (
             f"processed={self.processed} complete={self.complete} incomplete={self.incomplete} "
             f"failed={self.failed} unchanged={self.unchanged} tokens={self.tokens_consumed}"
-        )
+        ) + (f" ({self.note})" if self.note else "")
 
 
 def _is_cached(candidate: Candidate, known: dict[str, datetime | None]) -> bool:

@@ -228,12 +228,31 @@ def scan(client, selection: DiscoverySelection, *, now: datetime, max_pages: int
     return result
 
 
-def run_discovery(client, *, now: datetime, max_pages: int = 50):
-    """One scan of the active selection, as a pass report for jobs and the command."""
+#: The periodic scan is skipped while the due backlog already holds this many minutes of
+#: the plan's refill (a product costs a token): a page costs 5 tokens that products need more.
+BACKLOG_MINUTES = 60
+
+
+def backlog_target(refill_rate: int) -> int:
+    """Due candidates that make a periodic scan pointless; never less than one feed page."""
+    return max(DEAL_PAGE_SIZE, refill_rate * BACKLOG_MINUTES)
+
+
+def run_discovery(client, *, now: datetime, max_pages: int = 50, refill_rate: int | None = None):
+    """One scan of the active selection, as a pass report for jobs and the command.
+
+    With the plan's ``refill_rate`` (the periodic job) the scan waits while the backlog is
+    long enough; without it (the operator's command) it always scans.
+    """
     from deals.backfill import RunReport
     from deals.keepa.errors import NotEnoughTokens, PaymentRequired
 
     report = RunReport()
+    if refill_rate:
+        due = Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).count()
+        if due >= backlog_target(refill_rate):
+            report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
+            return report
     try:
         result = scan(client, active_selection(), now=now, max_pages=max_pages)
     except NotEnoughTokens as exc:

@@ -146,6 +146,29 @@ def test_an_aborted_scan_keeps_its_committed_page_and_skips_nothing(sim, clock):
     assert Candidate.objects.count() > 150
 
 
+def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, clock):
+    """A feed page costs 5 tokens; while an hour of products is queued they buy more deals."""
+    client = make_client(sim, clock)
+    first = discovery.run_discovery(client, now=now_of(clock), refill_rate=2)
+    assert first.processed >= discovery.backlog_target(2) == 150, "one page at least"
+    pages = sim.stats.calls["deal"]
+
+    skipped = discovery.run_discovery(client, now=now_of(clock), refill_rate=2)
+    assert sim.stats.calls["deal"] == pages, "no page bought"
+    assert "scan skipped" in skipped.summary()
+
+    bigger_plan = discovery.run_discovery(client, now=now_of(clock), refill_rate=20)
+    assert sim.stats.calls["deal"] > pages, "150 due products are not an hour at 20/min"
+    assert bigger_plan.note == ""
+
+    Candidate.objects.update(status=Candidate.Status.DONE)
+    discovery.run_discovery(client, now=now_of(clock), refill_rate=2)
+    assert sim.stats.calls["deal"] > pages + 1, "an empty backlog scans again"
+
+    operator = discovery.run_discovery(client, now=now_of(clock))
+    assert operator.note == "", "the operator's command always scans"
+
+
 def test_garbage_in_the_feed_is_counted_not_fatal():
     feed, rejected = discovery.parse_feed(
         [{"asin": "bad"}, None, {"asin": "0123456789", "creationDate": 7_000_000, "lastUpdate": 7_000_001}]
