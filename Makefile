@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(PY) manage.py runstack
+	$(PY) manage.py runstack $(RUN_ARGS)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

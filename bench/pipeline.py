@@ -9,12 +9,15 @@ deal, deals per simulated hour next to the physical limit, and zombies the API s
 
 Redis database 12 of REDIS_URL is flushed for each plan (an embedded Redis is started
 when none answers). The bucket starts empty, so the physical limit is what the plan
-refills in two hours at one token a product.
+refills in two hours at one token a product; "banked" is Keepa's balance at the end (tokens
+a recharge was saving up, not lost). Plans below the automatic-recharge rate run twice:
+with the predecessor's policy (the default) and without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -32,6 +35,7 @@ import django
 django.setup()
 
 import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -63,7 +67,7 @@ def reset_data() -> None:
 def zombies_shown_by_the_api() -> tuple[int, int]:
     """Walk every page of /api/deals/ and count results that break the zombie rule."""
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
-    client = Client()
+    client = Client(HTTP_HOST="localhost")  # a host ALLOWED_HOSTS knows outside tests
     client.force_login(user)
     shown = zombies = 0
     url = "/api/deals/?page_size=200"
@@ -80,12 +84,22 @@ def zombies_shown_by_the_api() -> tuple[int, int]:
     return shown, zombies
 
 
-def run_plan(rate: int, scale: float, redis_url: str, products: int, workers: int) -> dict:
+def run_plan(
+    rate: int, scale: float, redis_url: str, products: int, workers: int, auto_recharge: bool
+) -> dict:
     reset_data()
     redis.Redis.from_url(redis_url).flushdb()
     queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
     stack = PipelineStack(
-        redis_url=redis_url, refill_rate=rate, time_scale=scale, products=products, start_balance=0
+        redis_url=redis_url,
+        refill_rate=rate,
+        time_scale=scale,
+        products=products,
+        start_balance=0,
+        extra_env={"TOKENS_AUTO_RECHARGE": "1" if auto_recharge else "0"},
+        # The feed is recomputed over the whole catalogue: every 15 Keepa minutes, not every 2,
+        # so at this time scale the simulator's CPU does not starve the workers.
+        simulator_options={"deal_cache_seconds": 900},
     )
     with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url), stack:
         for _ in range(workers):
@@ -95,6 +109,7 @@ def run_plan(rate: int, scale: float, redis_url: str, products: int, workers: in
         ledger = stack.simulator.ledger(API_KEY)
         spent = stack.simulator.stats.tokens_consumed[API_KEY]
         refilled = ledger.refilled_total
+        banked = ledger.balance()
         rate_limited = stack.simulator.stats.rate_limited
     complete = Deal.objects.filter(quality=Deal.Quality.COMPLETE).count()
     shown, zombies = zombies_shown_by_the_api()
@@ -110,6 +125,7 @@ def run_plan(rate: int, scale: float, redis_url: str, products: int, workers: in
         "shown": shown,
         "zombies": zombies,
         "rate_limited": rate_limited,
+        "banked": banked,
     }
 
 
@@ -119,26 +135,35 @@ def main() -> None:
     )
     parser.add_argument("--rates", default="5,20", help="plans to run, tokens per minute")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--time-scale", type=float, default=60.0, help="Keepa seconds per real second")
     args = parser.parse_args()
+    logging.getLogger("deals.keepa.simulator").setLevel(logging.WARNING)  # one line per call
     base_url, embedded = ensure_redis(os.environ.get("REDIS_URL"))
     redis_url = base_url.rsplit("/", 1)[0] + "/12"
     create_database()
     print(f"database: {connection.vendor}; redis: {redis_url}; {args.workers} worker processes")
     print(
-        f"{'plan':>8} {'deals':>6} {'complete':>8} {'tokens':>7} {'tok/deal':>8} "
-        f"{'deals/h':>8} {'limit/h':>8} {'of limit':>8} {'api shown':>9} {'zombies':>7} {'429s':>5}"
+        f"{'plan':>8} {'auto-recharge':>13} {'deals':>6} {'complete':>8} {'tokens':>7} {'tok/deal':>8} "
+        f"{'deals/h':>8} {'limit/h':>8} {'of limit':>8} {'banked':>6} {'api shown':>9} {'zombies':>7} "
+        f"{'429s':>5}"
     )
     try:
         for rate in (int(r) for r in args.rates.split(",")):
-            scale = 240.0 if rate <= 5 else 60.0
-            r = run_plan(rate, scale, redis_url, products=max(1500, rate * 300), workers=args.workers)
-            share = r["per_hour"] / r["limit_per_hour"]
-            print(
-                f"{rate:>5}/min {r['deals']:>6} {r['complete']:>8} {r['spent']:>7} {r['per_deal']:>8.3f} "
-                f"{r['per_hour']:>8.1f} {r['limit_per_hour']:>8.1f} {share:>8.1%} "
-                f"{r['shown']:>9} {r['zombies']:>7} {r['rate_limited']:>5}",
-                flush=True,
-            )
+            # The predecessor's automatic recharge only applies below 10/min: show both there.
+            policies = (True, False) if rate < settings.TOKENS["AUTO_RECHARGE_BELOW_RATE"] else (True,)
+            for auto_recharge in policies:
+                # Supply well above the budget (about a quarter of products are deals).
+                r = run_plan(
+                    rate, args.time_scale, redis_url, rate * 800, args.workers, auto_recharge=auto_recharge
+                )
+                share = r["per_hour"] / r["limit_per_hour"]
+                policy = "on" if auto_recharge else "off"
+                print(
+                    f"{rate:>5}/min {policy:>13} {r['deals']:>6} {r['complete']:>8} {r['spent']:>7} "
+                    f"{r['per_deal']:>8.3f} {r['per_hour']:>8.1f} {r['limit_per_hour']:>8.1f} {share:>8.1%} "
+                    f"{r['banked']:>6} {r['shown']:>9} {r['zombies']:>7} {r['rate_limited']:>5}",
+                    flush=True,
+                )
     finally:
         if embedded:
             embedded.stop()

@@ -10,6 +10,8 @@ aborted scan (no tokens, an error, a killed worker) is simply repeated and skips
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -195,37 +197,106 @@ class ScanResult:
     completed: bool = False
 
 
-def scan(client, selection: DiscoverySelection, *, now: datetime, max_pages: int = 50) -> ScanResult:
-    """Walk the feed page by page, committing candidates as each page arrives.
+@dataclass
+class ScanCursor:
+    """An unfinished scan's place: the next page, the newest deal of its first page (the
+    watermark it will set) and the oldest deal committed so far."""
 
-    Raises the client's errors (NotEnoughTokens, ...) to the job, which decides when to come
-    back; whatever was committed before stays committed.
+    query: str
+    page: int
+    newest: datetime | None
+    oldest: datetime | None
+
+    @classmethod
+    def load(cls, stored: Any, query: str) -> ScanCursor | None:
+        """The stored cursor for this query; None for a new query or an unreadable value."""
+        if not isinstance(stored, Mapping) or stored.get("query") != query:
+            return None
+        try:
+            return cls(
+                query=query,
+                page=int(stored["page"]),
+                newest=_parse_time(stored.get("newest")),
+                oldest=_parse_time(stored.get("oldest")),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "page": self.page,
+            "newest": self.newest.isoformat() if self.newest else None,
+            "oldest": self.oldest.isoformat() if self.oldest else None,
+        }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _fingerprint(query: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def scan(client, selection: DiscoverySelection, *, now: datetime, max_pages: int = 50) -> ScanResult:
+    """Walk the feed newest first, committing each page's candidates with the scan's place.
+
+    A scan cut short (tokens, an error, a killed worker, ``max_pages``) resumes where it
+    stopped instead of paying for its first pages again. It re-reads its last page first:
+    deals that left the feed meanwhile shift the rest up, and while that page is wholly
+    older than what was committed the scan steps back a page, so nothing is skipped.
+    Raises the client's errors to the job.
     """
     query = validate_selection(selection.selection)
     query["sortType"] = time_ordered_sort_type()
+    cursor = ScanCursor.load(selection.scan_cursor, _fingerprint(query)) or ScanCursor(
+        query=_fingerprint(query), page=0, newest=None, oldest=None
+    )
+    resuming = cursor.page > 0 and cursor.oldest is not None
+    rereads = 1 if resuming else 0  # pages read again to find the place; max_pages counts new ones
+    cursor.page = max(0, cursor.page - rereads)
     result = ScanResult()
-    newest_seen = selection.watermark
-    for page in range(max_pages):
-        response = client.deals({**query, "page": page})
+    while result.pages - rereads < max_pages:
+        response = client.deals({**query, "page": cursor.page})
         feed, rejected = parse_feed(response.deals)
         result.pages += 1
         result.rejected += rejected
-        result.due += record_candidates(feed, now=now)
-        if feed and (newest_seen is None or feed[0].created > newest_seen):
-            newest_seen = feed[0].created
+        if resuming and cursor.page > 0 and feed and feed[0].created < cursor.oldest:
+            cursor.page -= 1
+            rereads += 1
+            continue
+        resuming = False
+        if feed:
+            if cursor.newest is None:
+                cursor.newest = feed[0].created
+            cursor.oldest = min(feed[-1].created, cursor.oldest or feed[-1].created)
         reached_watermark = bool(
             feed and selection.watermark is not None and feed[-1].created <= selection.watermark
         )
-        if len(response.deals) < DEAL_PAGE_SIZE or reached_watermark:
-            result.completed = True
+        result.completed = len(response.deals) < DEAL_PAGE_SIZE or reached_watermark
+        cursor.page += 1
+        with transaction.atomic():
+            result.due += record_candidates(feed, now=now)
+            _save_progress(selection, cursor, completed=result.completed, now=now)
+        if result.completed:
             break
-    DiscoverySelection.objects.filter(pk=selection.pk).update(last_scan_at=now)
-    if result.completed and newest_seen is not None:
-        # Only a completed scan moves the watermark, and never backwards.
-        DiscoverySelection.objects.filter(pk=selection.pk).filter(
-            Q(watermark__isnull=True) | Q(watermark__lt=newest_seen)
-        ).update(watermark=newest_seen)
     return result
+
+
+def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, completed: bool, now: datetime):
+    """Commit the scan's place with its page; a completed scan moves the watermark (never
+    backwards) to the newest deal of its first page and forgets its place."""
+    rows = DiscoverySelection.objects.filter(pk=selection.pk)
+    if not completed:
+        rows.update(scan_cursor=cursor.dump(), last_scan_at=now)
+        return
+    rows.update(scan_cursor=None, last_scan_at=now)
+    if cursor.newest is not None:
+        rows.filter(Q(watermark__isnull=True) | Q(watermark__lt=cursor.newest)).update(
+            watermark=cursor.newest
+        )
+    selection.refresh_from_db(fields=["watermark", "scan_cursor", "last_scan_at"])
 
 
 #: The periodic scan is skipped while the due backlog already holds this many minutes of

@@ -45,6 +45,7 @@ class PipelineStack:
     start_balance: int | None = None
     seed: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    simulator_options: dict = field(default_factory=dict)  # more SimulatorConfig fields
     simulator: KeepaSimulator | None = None
     clock: ScaledClock | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -60,6 +61,7 @@ class PipelineStack:
                 seed=self.seed,
                 time_scale=self.time_scale,
                 clock=self.clock,
+                **self.simulator_options,
             )
         )
         self.simulator.start()

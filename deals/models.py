@@ -256,7 +256,13 @@ class DiscoverySelection(models.Model):
         null=True, blank=True, help_text="Newest deal (Keepa creationDate) of the last scan that completed."
     )
     last_scan_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["watermark", "last_scan_at"])
+    scan_cursor = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Where an unfinished scan resumes (next page, its newest and oldest deal), "
+        "so a scan cut short by tokens never pays for its pages twice.",
+    )
+    history = HistoricalRecords(excluded_fields=["watermark", "last_scan_at", "scan_cursor"])
 
     def __str__(self) -> str:
         return self.name

@@ -62,7 +62,7 @@ class CandidateAdmin(admin.ModelAdmin):
 @admin.register(DiscoverySelection)
 class DiscoverySelectionAdmin(SimpleHistoryAdmin):
     list_display = ("name", "active", "watermark", "last_scan_at")
-    readonly_fields = ("watermark", "last_scan_at")
+    readonly_fields = ("watermark", "last_scan_at", "scan_cursor")
 
 
 @admin.register(JobRun)

@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 DEAL_PAGE_SIZE = 150
 DEAL_PAGE_COST = 5
-DEAL_CACHE_SECONDS = 120
 FAULT_KINDS = ("drop", "error", "malformed", "slow")
 _ASIN = re.compile(r"^[A-Z0-9]{10}$")
 _RANGE_NAMES = ("currentRange", "deltaRange", "deltaPercentRange", "salesRankRange")
@@ -65,6 +64,9 @@ class SimulatorConfig:
     slow_seconds: float = 40.0
     malformed_rate: float = 0.0
     drop_rate: float = 0.0
+    # Keepa-seconds the deal finder's result list is reused for (Keepa refreshes it every
+    # few minutes); long runs at a high time scale raise it to keep the CPU on the pipeline.
+    deal_cache_seconds: int = 120
     clock: Clock | None = None
     host: str = "127.0.0.1"
     port: int = 0
@@ -412,7 +414,7 @@ class KeepaSimulator:
         )
         with self._lock:
             cached = self._deal_cache.get(cache_key)
-        if cached is not None and now - cached[0] < DEAL_CACHE_SECONDS // 60:
+        if cached is not None and now - cached[0] < self.config.deal_cache_seconds // 60:
             found = cached[1]
         else:
             found = []

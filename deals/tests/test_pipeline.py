@@ -7,11 +7,13 @@ these pin down what one pass does with each Keepa outcome.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from deals import backfill, discovery
 from deals.keepa.client import KeepaClient
+from deals.keepa.product import keepa_minutes_to_datetime
 from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
 from deals.models import Candidate, Deal, DiscoverySelection
 from tokens.clock import FakeClock
@@ -167,6 +169,67 @@ def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, 
 
     operator = discovery.run_discovery(client, now=now_of(clock))
     assert operator.note == "", "the operator's command always scans"
+
+
+class ShiftingFeed:
+    """A deal-finder client whose feed (newest first) can lose deals between calls, as
+    Keepa's does."""
+
+    def __init__(self, count: int):
+        start = 7_000_000  # Keepa minutes
+        self.entries = [
+            {"asin": f"B{n:09d}", "creationDate": start - n, "lastUpdate": start - n} for n in range(count)
+        ]
+        self.pages_read: list[int] = []
+
+    def deals(self, selection):
+        page = selection["page"]
+        self.pages_read.append(page)
+        return SimpleNamespace(deals=self.entries[page * 150 : (page + 1) * 150])
+
+    def remove_newest(self, count: int) -> None:
+        del self.entries[:count]
+
+
+def test_a_cut_short_scan_resumes_at_its_place_rereading_one_page(clock):
+    feed = ShiftingFeed(700)  # pages 0..4, the last one short
+    selection = discovery.active_selection()
+    first = discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    assert not first.completed and feed.pages_read == [0, 1]
+
+    selection.refresh_from_db()
+    rest = discovery.scan(feed, selection, now=now_of(clock))
+    assert rest.completed
+    assert feed.pages_read == [0, 1, 1, 2, 3, 4], "page 1 again to find the place, never page 0"
+    assert Candidate.objects.count() == 700
+    selection.refresh_from_db()
+    assert selection.scan_cursor is None
+    assert selection.watermark == keepa_minutes_to_datetime(7_000_000), "the newest deal of page 0"
+
+
+def test_deals_leaving_the_feed_meanwhile_make_the_resumed_scan_step_back_not_skip(clock):
+    feed = ShiftingFeed(700)
+    selection = discovery.active_selection()
+    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)  # 300 committed
+    feed.remove_newest(200)  # the 300th deal is now 100th: page 1 is wholly older than it
+    remaining = {d["asin"] for d in feed.entries}
+
+    selection.refresh_from_db()
+    assert discovery.scan(feed, selection, now=now_of(clock)).completed
+    assert feed.pages_read[2:] == [1, 0, 1, 2, 3], "stepped back to page 0 before going on"
+    recorded = set(Candidate.objects.values_list("asin", flat=True))
+    assert remaining <= recorded, "no deal skipped"
+
+
+def test_an_edited_selection_starts_its_scan_afresh(clock):
+    feed = ShiftingFeed(700)
+    selection = discovery.active_selection()
+    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    selection.refresh_from_db()
+    selection.selection = {**selection.selection, "salesRankRange": [1, 500_000]}
+    selection.save()
+    discovery.scan(feed, selection, now=now_of(clock), max_pages=1)
+    assert feed.pages_read[2:] == [0], "another query: its pages are not the old one's"
 
 
 def test_garbage_in_the_feed_is_counted_not_fatal():
