@@ -219,9 +219,11 @@ def run_backfill(
     clock,
     plan: Callable[[], tuple[int | None, int | None]],
     time_budget_seconds: float = 240,
+    limit: int | None = None,
     progress: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
-    """Work through due candidates until none is due, tokens run out or the budget is spent.
+    """Work through due candidates until none is due, tokens run out, the budget is spent
+    or ``limit`` candidates are settled.
 
     ``plan()`` returns (refill rate, tokens available) from the bucket, for batch sizing.
     """
@@ -231,7 +233,10 @@ def run_backfill(
     while clock.time() - started < time_budget_seconds:
         now = _now(clock)
         backlog = backlog_size(now)
-        if not backlog:
+        settled = report.processed + report.failed + report.unchanged
+        if limit is not None:
+            backlog = min(backlog, limit - settled)
+        if backlog <= 0:
             break
         rate, available = plan()
         batch = claim(batch_size_for(rate, available, backlog), now=now)

@@ -261,6 +261,13 @@ def test_backfill_commits_every_candidate_as_a_deal_at_one_token_each(sim, clock
     assert not Candidate.objects.filter(status=Candidate.Status.PENDING).exists()
 
 
+def test_an_operators_limited_pass_stops_at_its_limit_even_mid_batch(sim, clock):
+    discovered(sim, clock, 30)
+    report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=20), limit=7)
+    assert report.processed == 7 and sim.stats.calls["product"] == 1, "one batch of seven"
+    assert Candidate.objects.filter(status=Candidate.Status.PENDING).count() == 23
+
+
 def test_bigger_plans_batch_up_to_what_the_bucket_can_pay(sim, clock):
     discovered(sim, clock, 30)
     report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=20, tokens=25))

@@ -21,13 +21,15 @@ class PipelineCommand(BaseCommand):
 
     def progress(self, report) -> None:
         done = report.processed + report.failed + report.unchanged
-        bar = "#" * min(40, done) + "." * max(0, 40 - done)
+        filled = min(40, done * 40 // self.limit)
+        bar = "#" * filled + "." * (40 - filled)
         self.stderr.write(f"\r[{bar}] {report.summary()}", ending="")
         self.stderr.flush()
 
     def handle(self, *args, **options):
         if options["limit"] <= 0:
             raise CommandError("--limit must be a positive number")
+        self.limit = options["limit"]
         bucket = get_bucket()
         client = KeepaClient.from_settings(bucket=bucket)
         try:
