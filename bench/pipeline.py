@@ -47,6 +47,22 @@ from deals.models import Candidate, Deal, DiscoverySelection, JobRun  # noqa: E4
 from dealsite.embedded_redis import ensure_redis  # noqa: E402
 
 SIMULATED_SECONDS = 2 * 3600
+COLUMNS = (
+    ("plan", 8),
+    ("auto-recharge", 13),
+    ("deals", 6),
+    ("complete", 8),
+    ("tokens", 7),
+    ("pages", 5),
+    ("tok/deal", 8),
+    ("deals/h", 8),
+    ("limit/h", 8),
+    ("of limit", 8),
+    ("banked", 6),
+    ("api shown", 9),
+    ("zombies", 7),
+    ("429s", 5),
+)
 
 
 def create_database() -> None:
@@ -107,9 +123,10 @@ def run_plan(
         jobs.ensure_all_scheduled()
         time.sleep(SIMULATED_SECONDS / scale)
         ledger = stack.simulator.ledger(API_KEY)
-        spent = stack.simulator.stats.tokens_consumed[API_KEY]
+        banked = ledger.balance()  # applies the refills due so far, so read it first
         refilled = ledger.refilled_total
-        banked = ledger.balance()
+        spent = stack.simulator.stats.tokens_consumed[API_KEY]
+        pages = stack.simulator.stats.calls["deal"]
         rate_limited = stack.simulator.stats.rate_limited
     complete = Deal.objects.filter(quality=Deal.Quality.COMPLETE).count()
     shown, zombies = zombies_shown_by_the_api()
@@ -126,6 +143,7 @@ def run_plan(
         "zombies": zombies,
         "rate_limited": rate_limited,
         "banked": banked,
+        "pages": pages,
     }
 
 
@@ -142,11 +160,7 @@ def main() -> None:
     redis_url = base_url.rsplit("/", 1)[0] + "/12"
     create_database()
     print(f"database: {connection.vendor}; redis: {redis_url}; {args.workers} worker processes")
-    print(
-        f"{'plan':>8} {'auto-recharge':>13} {'deals':>6} {'complete':>8} {'tokens':>7} {'tok/deal':>8} "
-        f"{'deals/h':>8} {'limit/h':>8} {'of limit':>8} {'banked':>6} {'api shown':>9} {'zombies':>7} "
-        f"{'429s':>5}"
-    )
+    print(" ".join(f"{title:>{width}}" for title, width in COLUMNS))
     try:
         for rate in (int(r) for r in args.rates.split(",")):
             # The predecessor's automatic recharge only applies below 10/min: show both there.
@@ -156,12 +170,24 @@ def main() -> None:
                 r = run_plan(
                     rate, args.time_scale, redis_url, rate * 800, args.workers, auto_recharge=auto_recharge
                 )
-                share = r["per_hour"] / r["limit_per_hour"]
-                policy = "on" if auto_recharge else "off"
+                row = (
+                    f"{rate}/min",
+                    "on" if auto_recharge else "off",
+                    r["deals"],
+                    r["complete"],
+                    r["spent"],
+                    r["pages"],
+                    f"{r['per_deal']:.3f}",
+                    f"{r['per_hour']:.1f}",
+                    f"{r['limit_per_hour']:.1f}",
+                    f"{r['per_hour'] / r['limit_per_hour']:.1%}",
+                    r["banked"],
+                    r["shown"],
+                    r["zombies"],
+                    r["rate_limited"],
+                )
                 print(
-                    f"{rate:>5}/min {policy:>13} {r['deals']:>6} {r['complete']:>8} {r['spent']:>7} "
-                    f"{r['per_deal']:>8.3f} {r['per_hour']:>8.1f} {r['limit_per_hour']:>8.1f} {share:>8.1%} "
-                    f"{r['banked']:>6} {r['shown']:>9} {r['zombies']:>7} {r['rate_limited']:>5}",
+                    " ".join(f"{value:>{width}}" for value, (_, width) in zip(row, COLUMNS, strict=True)),
                     flush=True,
                 )
     finally:

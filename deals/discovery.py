@@ -26,6 +26,7 @@ from deals.keepa.product import keepa_minutes_to_datetime
 from deals.models import Candidate, DiscoverySelection
 
 DEAL_PAGE_SIZE = 150
+DEAL_PAGE_COST = 5  # tokens
 ASIN_RE = re.compile(r"^[0-9A-Z]{10}$")
 US_BOOKS = 283155
 USED = 2
@@ -309,23 +310,32 @@ def backlog_target(refill_rate: int) -> int:
     return max(DEAL_PAGE_SIZE, refill_rate * BACKLOG_MINUTES)
 
 
-def run_discovery(client, *, now: datetime, max_pages: int = 50, refill_rate: int | None = None):
+def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     """One scan of the active selection, as a pass report for jobs and the command.
 
-    With the plan's ``refill_rate`` (the periodic job) the scan waits while the backlog is
-    long enough; without it (the operator's command) it always scans.
+    With the ``bucket`` (the periodic job) the scan waits while the backlog is long enough,
+    and a cut-short scan resumes only when the bucket can pay for the page it reads again
+    and a new one, so a trickle of tokens is not spent re-reading one page. Without it (the
+    operator's command) it always scans.
     """
     from deals.backfill import RunReport
     from deals.keepa.errors import NotEnoughTokens, PaymentRequired
 
     report = RunReport()
-    if refill_rate:
+    selection = active_selection()
+    status = bucket.status() if bucket is not None else None
+    if status is not None and status.refill_rate:
         due = Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).count()
-        if due >= backlog_target(refill_rate):
+        if due >= backlog_target(status.refill_rate):
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
+        needed = 2 * DEAL_PAGE_COST
+        if selection.scan_cursor and status.known and status.available < needed:
+            report.note = f"resuming the scan needs {needed} tokens, {status.available} available"
+            report.wait_seconds = status.next_refill_seconds or 60.0
+            return report
     try:
-        result = scan(client, active_selection(), now=now, max_pages=max_pages)
+        result = scan(client, selection, now=now, max_pages=max_pages)
     except NotEnoughTokens as exc:
         report.wait_seconds = exc.wait_seconds
         return report

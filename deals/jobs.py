@@ -130,7 +130,7 @@ def _run(kind: str, work: Callable) -> Retry | str:
 
 
 def _discover_pass(client, bucket, clock) -> backfill.RunReport:
-    return discovery.run_discovery(client, now=_now(clock), refill_rate=bucket.status().refill_rate)
+    return discovery.run_discovery(client, now=_now(clock), bucket=bucket)
 
 
 def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:

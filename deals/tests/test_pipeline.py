@@ -148,29 +148,6 @@ def test_an_aborted_scan_keeps_its_committed_page_and_skips_nothing(sim, clock):
     assert Candidate.objects.count() > 150
 
 
-def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, clock):
-    """A feed page costs 5 tokens; while an hour of products is queued they buy more deals."""
-    client = make_client(sim, clock)
-    first = discovery.run_discovery(client, now=now_of(clock), refill_rate=2)
-    assert first.processed >= discovery.backlog_target(2) == 150, "one page at least"
-    pages = sim.stats.calls["deal"]
-
-    skipped = discovery.run_discovery(client, now=now_of(clock), refill_rate=2)
-    assert sim.stats.calls["deal"] == pages, "no page bought"
-    assert "scan skipped" in skipped.summary()
-
-    bigger_plan = discovery.run_discovery(client, now=now_of(clock), refill_rate=20)
-    assert sim.stats.calls["deal"] > pages, "150 due products are not an hour at 20/min"
-    assert bigger_plan.note == ""
-
-    Candidate.objects.update(status=Candidate.Status.DONE)
-    discovery.run_discovery(client, now=now_of(clock), refill_rate=2)
-    assert sim.stats.calls["deal"] > pages + 1, "an empty backlog scans again"
-
-    operator = discovery.run_discovery(client, now=now_of(clock))
-    assert operator.note == "", "the operator's command always scans"
-
-
 class ShiftingFeed:
     """A deal-finder client whose feed (newest first) can lose deals between calls, as
     Keepa's does."""
@@ -189,6 +166,50 @@ class ShiftingFeed:
 
     def remove_newest(self, count: int) -> None:
         del self.entries[:count]
+
+
+def bucket_reading(rate: int, available: int = 1000):
+    """What the periodic job's ``bucket.status()`` says, as far as discovery reads it."""
+    return SimpleNamespace(
+        status=lambda: SimpleNamespace(
+            refill_rate=rate, known=True, available=available, next_refill_seconds=42.0
+        )
+    )
+
+
+def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, clock):
+    """A feed page costs 5 tokens; while an hour of products is queued they buy more deals."""
+    client = make_client(sim, clock)
+    first = discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(2))
+    assert first.processed >= discovery.backlog_target(2) == 150, "one page at least"
+    pages = sim.stats.calls["deal"]
+
+    skipped = discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(2))
+    assert sim.stats.calls["deal"] == pages, "no page bought"
+    assert "scan skipped" in skipped.summary()
+
+    bigger_plan = discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(20))
+    assert sim.stats.calls["deal"] > pages, "150 due products are not an hour at 20/min"
+    assert bigger_plan.note == ""
+
+    Candidate.objects.update(status=Candidate.Status.DONE)
+    discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(2))
+    assert sim.stats.calls["deal"] > pages + 1, "an empty backlog scans again"
+
+    operator = discovery.run_discovery(client, now=now_of(clock))
+    assert operator.note == "", "the operator's command always scans"
+
+
+def test_a_cut_short_scan_resumes_only_when_it_can_pay_for_more_than_the_reread(clock):
+    feed = ShiftingFeed(700)
+    discovery.scan(feed, discovery.active_selection(), now=now_of(clock), max_pages=1)
+    Candidate.objects.update(status=Candidate.Status.DONE)  # no backlog to hold the scan back
+
+    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=9))
+    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "5 tokens would only re-read"
+
+    discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=10))
+    assert feed.pages_read == [0, 0, 1, 2, 3, 4]
 
 
 def test_a_cut_short_scan_resumes_at_its_place_rereading_one_page(clock):
