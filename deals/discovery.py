@@ -240,10 +240,20 @@ def _fingerprint(query: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def scan(client, selection: DiscoverySelection, *, now: datetime, max_pages: int = 50) -> ScanResult:
+def scan(
+    client,
+    selection: DiscoverySelection,
+    *,
+    now: datetime,
+    max_pages: int = 50,
+    enough_due: int | None = None,
+) -> ScanResult:
     """Walk the feed newest first, committing each page's candidates with the scan's place.
 
-    A scan cut short (tokens, an error, a killed worker, ``max_pages``) resumes where it
+    With ``enough_due`` the scan pauses once that many candidates are due: pages bought
+    beyond what the plan can fetch soon would only age in the backlog.
+
+    A scan cut short (tokens, an error, a killed worker, ``max_pages``, a pause) resumes where it
     stopped instead of paying for its first pages again. It re-reads its last page first:
     deals that left the feed meanwhile shift the rest up, and while that page is wholly
     older than what was committed the scan steps back a page, so nothing is skipped.
@@ -282,7 +292,13 @@ def scan(client, selection: DiscoverySelection, *, now: datetime, max_pages: int
             _save_progress(selection, cursor, completed=result.completed, now=now)
         if result.completed:
             break
+        if enough_due is not None and due_count(now) >= enough_due:
+            break
     return result
+
+
+def due_count(now: datetime) -> int:
+    return Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).count()
 
 
 def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, completed: bool, now: datetime):
@@ -313,20 +329,22 @@ def backlog_target(refill_rate: int) -> int:
 def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     """One scan of the active selection, as a pass report for jobs and the command.
 
-    With the ``bucket`` (the periodic job) the scan waits while the backlog is long enough,
-    and a cut-short scan resumes only when the bucket can pay for the page it reads again
-    and a new one, so a trickle of tokens is not spent re-reading one page. Without it (the
-    operator's command) it always scans.
+    With the ``bucket`` (the periodic job) the scan waits while the backlog holds an hour of
+    the plan's refill and pauses when it does; a paused or cut-short scan resumes only when
+    the bucket can pay for the page it reads again and a new one, so a trickle of tokens is
+    not spent re-reading one page. Without it (the operator's command) it always scans.
     """
     from deals.backfill import RunReport
     from deals.keepa.errors import NotEnoughTokens, PaymentRequired
 
     report = RunReport()
     selection = active_selection()
+    enough_due = None
     status = bucket.status() if bucket is not None else None
     if status is not None and status.refill_rate:
-        due = Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).count()
-        if due >= backlog_target(status.refill_rate):
+        enough_due = backlog_target(status.refill_rate)
+        due = due_count(now)
+        if due >= enough_due:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
         needed = 2 * DEAL_PAGE_COST
@@ -335,7 +353,7 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
             report.wait_seconds = status.next_refill_seconds or 60.0
             return report
     try:
-        result = scan(client, selection, now=now, max_pages=max_pages)
+        result = scan(client, selection, now=now, max_pages=max_pages, enough_due=enough_due)
     except NotEnoughTokens as exc:
         report.wait_seconds = exc.wait_seconds
         return report
