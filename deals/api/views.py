@@ -7,16 +7,13 @@ listed and its detail answers 404. Session and token authentication, signed-in u
 
 from __future__ import annotations
 
-import re
-
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 
 from deals.api.filters import DEFAULT_ORDERING, DealFilter, order_by
+from deals.api.pagination import DealPagination
 from deals.api.serializers import SERIALIZED_COLUMNS, DealSerializer
 from deals.models import ASIN_PATTERN, Deal
 
@@ -30,38 +27,7 @@ BAD_PARAMETER = OpenApiResponse(
     FIELD_ERRORS_SCHEMA, description="A malformed query parameter; the body is keyed by its name."
 )
 NOT_SIGNED_IN = OpenApiResponse(DETAIL_SCHEMA, description="Not signed in (no session, bad or no token).")
-NOT_FOUND = OpenApiResponse(DETAIL_SCHEMA, description="No such page.")
-_WHOLE_NUMBER = re.compile(r"^\d{1,9}$")
-
-
-class DealPagination(PageNumberPagination):
-    """Page numbers with ``count``; ``page_size`` defaults to 50 and is capped at 200
-    (a larger value is clamped, a value that is not a positive whole number is a 400)."""
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None or raw == "":
-            return self.page_size
-        if not _WHOLE_NUMBER.match(raw) or int(raw) < 1:
-            raise ValidationError({self.page_size_query_param: ["Enter a whole number of at least 1."]})
-        return min(int(raw), self.max_page_size)
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
-                parameter["description"] = (
-                    f"Results per page: default {self.page_size}, values above {self.max_page_size} "
-                    f"are clamped to {self.max_page_size}."
-                )
-            if parameter["name"] == self.page_query_param:
-                parameter["description"] = "Page number from 1; a page past the end answers 404."
-        return parameters
+NOT_FOUND = OpenApiResponse(DETAIL_SCHEMA, description="A page past the end (or not a page number).")
 
 
 class EmptyMeansAbsentSchema(AutoSchema):

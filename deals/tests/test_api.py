@@ -19,16 +19,19 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
+from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
 from deals import services
 from deals.api.filters import ORDERING_CHOICES, ORDERING_FIELDS
+from deals.api.pagination import DealPagination
+from deals.api.serializers import DealSerializer
 from deals.models import Deal, Quality
 from deals.pricing import BusinessRules, compute_costs, percent_below
 from deals.tests.test_dashboard_view import make_deal
@@ -341,6 +344,22 @@ def test_only_well_formed_price_points_are_served(client_):
     assert histories == {"0000000001": [[1_700_000_000, 2500], [1_710_000_000, 900]], "0000000002": []}
 
 
+def test_the_fast_representation_equals_drfs_generic_one(client_, assorted):
+    """DealSerializer skips ModelSerializer's per-field machinery; it must not change a byte."""
+    displayable_row(
+        "0000000009",
+        sales_rank=None,
+        roi_percent=None,
+        percent_down=Decimal("-12.5"),
+        keepa_updated_at=timezone.now().replace(microsecond=123456),
+        fetched_at=None,
+        peak_season="Aug",
+    ).save()
+    for deal in Deal.objects.all():
+        serializer = DealSerializer(deal)
+        assert serializer.data == serializers.ModelSerializer.to_representation(serializer, deal)
+
+
 # --- pagination ------------------------------------------------------------------------
 
 
@@ -356,8 +375,8 @@ def test_pages_have_count_next_previous_and_results(client_, many_deals):
     first = client_.get(URL, {"page_size": 100}).json()
     third = client_.get(URL, {"page_size": 100, "page": 3}).json()
 
-    assert set(first) == {"count", "next", "previous", "results"}
-    assert first["count"] == 250
+    assert set(first) == {"count", "count_exact", "next", "previous", "results"}
+    assert first["count"] == 250 and first["count_exact"] is True
     assert first["previous"] is None
     assert "page=2" in first["next"] and "page_size=100" in first["next"]
     assert len(third["results"]) == 50 and third["next"] is None
@@ -383,6 +402,51 @@ def test_every_deal_is_on_exactly_one_page(client_, many_deals):
         seen += listed(client_, page_size=50, page=page)
     assert len(seen) == len(set(seen)) == 250
     assert not [asin for asin in seen if asin.startswith("Z")]
+
+
+def test_next_is_exact_and_count_costs_at_most_one_bounded_query(
+    client_, many_deals, django_assert_num_queries
+):
+    """The page is read with one extra row (that is ``next``); a page that is not full
+    needs no count at all; otherwise one count, bounded by a LIMIT."""
+    with django_assert_num_queries(1):
+        short = client_.get(URL, {"search": "100000001"}).json()
+    assert short["count"] == len(short["results"]) and short["next"] is None and short["count_exact"]
+    with django_assert_num_queries(2):
+        full = client_.get(URL, {"page_size": 50}).json()
+    assert full["count"] == 250 and full["count_exact"] and full["next"]
+
+
+def test_a_large_count_is_exact_on_the_last_page_and_otherwise_at_least_the_rows_known(
+    client_, many_deals, monkeypatch
+):
+    monkeypatch.setattr(DealPagination, "exact_count_limit", 100)
+    pages = [client_.get(URL, {"page_size": 50, "page": n}).json() for n in range(1, 6)]
+
+    last = pages[-1]
+    assert last["count"] == 250 and last["count_exact"] is True and last["next"] is None
+    for number, page in enumerate(pages[:-1], start=1):
+        assert page["next"] and page["count"] >= number * 50 + 1
+        if connection.vendor == "postgresql":
+            assert page["count_exact"] is False  # PostgreSQL's planner estimate
+        else:
+            assert page["count"] == 250 and page["count_exact"] is True  # no estimate: counted
+    # Few enough matches: counted exactly again.
+    threshold = pages[1]["results"][29]["profit_cents"]
+    narrow = client_.get(URL, {"page_size": 10, "min_profit_cents": threshold}).json()
+    assert narrow["count_exact"] is True
+    assert narrow["count"] == Deal.objects.displayable().filter(profit_cents__gte=threshold).count() <= 100
+
+
+def test_the_count_is_a_planner_estimate_on_postgresql_beyond_the_limit(
+    require_postgres, client_, many_deals, monkeypatch
+):
+    monkeypatch.setattr(DealPagination, "exact_count_limit", 100)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE deals_deal")
+    body = client_.get(URL, {"page_size": 50}).json()
+    assert body["count_exact"] is False
+    assert 101 <= body["count"] <= 300 + 50  # the planner's estimate of 250 rows
 
 
 # --- filters ---------------------------------------------------------------------------
@@ -614,6 +678,15 @@ def test_each_ordering_sorts_with_nulls_last_and_asin_as_tiebreaker(client_, tie
     assert [asin for page in pages for asin in page] == python_order(ties, ordering)
 
 
+@pytest.mark.parametrize("ordering", ["-profit_cents", "sales_rank", "-keepa_updated_at", "percent_down"])
+def test_deep_pages_read_by_keys_first_are_the_same_pages(client_, ties, ordering, monkeypatch):
+    shallow = [listed(client_, ordering=ordering, page_size=5, page=page) for page in range(1, 6)]
+    monkeypatch.setattr(DealPagination, "deferred_join_offset", 0)
+    deep = [listed(client_, ordering=ordering, page_size=5, page=page) for page in range(1, 6)]
+    assert deep == shallow
+    assert client_.get(URL, {"ordering": ordering, "page_size": 5, "page": 6}).status_code == 404
+
+
 def test_the_default_order_is_best_profit_first_then_asin(client_, ties):
     assert listed(client_) == python_order(ties, "-profit_cents")
     assert listed(client_) == listed(client_, ordering="-profit_cents")
@@ -644,6 +717,7 @@ def test_the_schema_documents_every_parameter_and_the_error_responses(openapi):
     parameters = {p["name"]: p for p in listing["parameters"]}
 
     assert set(parameters) == FILTER_PARAMETERS
+    assert all(p["allowEmptyValue"] for p in parameters.values())  # "?category=" means no filter
     assert set(parameters["ordering"]["schema"]["enum"]) == {value for value, _ in ORDERING_CHOICES}
     assert parameters["min_profit_cents"]["schema"]["type"] == "integer"
     assert parameters["min_margin"]["schema"]["type"] == "number"
@@ -653,6 +727,9 @@ def test_the_schema_documents_every_parameter_and_the_error_responses(openapi):
     assert all(p.get("description") for p in parameters.values())
     assert {"200", "400", "403", "404"} <= set(listing["responses"])
     assert "additionalProperties" in listing["responses"]["400"]["content"]["application/json"]["schema"]
+
+    page = openapi["components"]["schemas"]["PaginatedDealList"]
+    assert set(page["properties"]) == {"count", "count_exact", "next", "previous", "results"}
 
     detail = openapi["paths"]["/api/deals/{asin}/"]["get"]
     assert {"200", "403", "404"} <= set(detail["responses"])

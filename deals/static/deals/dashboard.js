@@ -472,15 +472,16 @@
     });
   }
 
-  function renderPager(count, shown) {
+  function renderPager(count, shown, estimated) {
     var size = state.pageSize || DEFAULT_PAGE_SIZE;
     var pages = Math.max(1, Math.ceil(count / size));
     var first = count ? (state.page - 1) * size + 1 : 0;
-    $("page-info").textContent = "Page " + state.page + " of " + pages;
+    var about = estimated ? "about " : ""; // the API estimates counts above 10,000 matches
+    $("page-info").textContent = "Page " + state.page + " of " + about + pages;
     $("prev-page").disabled = state.page <= 1;
     $("next-page").disabled = state.page >= pages;
     $("status").textContent = count
-      ? "Showing " + first + "–" + (first + shown - 1) + " of " + count + " deals (" + describeFilters(state.filters) + ")"
+      ? "Showing " + first + "–" + (first + shown - 1) + " of " + about + count + " deals (" + describeFilters(state.filters) + ")"
       : "No deals (" + describeFilters(state.filters) + ")";
   }
 
@@ -558,7 +559,7 @@
       }
       $("load-error").hidden = true;
       renderTable(result.body);
-      renderPager(result.body.count || 0, (result.body.results || []).length);
+      renderPager(result.body.count || 0, (result.body.results || []).length, result.body.count_exact === false);
       renderNewNotice(result.body);
       $("refreshed").textContent = "Updated " + new Date().toLocaleTimeString();
       root.dataset.loaded = "true";
