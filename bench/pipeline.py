@@ -153,7 +153,12 @@ def main() -> None:
     )
     parser.add_argument("--rates", default="5,20", help="plans to run, tokens per minute")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--time-scale", type=float, default=60.0, help="Keepa seconds per real second")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        help="Keepa seconds per real second (default: x60, at most 10 tokens a real second, "
+        "so two workers' real CPU keeps up: x30 at 20/min)",
+    )
     args = parser.parse_args()
     logging.getLogger("deals.keepa.simulator").setLevel(logging.WARNING)  # one line per call
     base_url, embedded = ensure_redis(os.environ.get("REDIS_URL"))
@@ -168,7 +173,12 @@ def main() -> None:
             for auto_recharge in policies:
                 # Supply well above the budget (about a quarter of products are deals).
                 r = run_plan(
-                    rate, args.time_scale, redis_url, rate * 800, args.workers, auto_recharge=auto_recharge
+                    rate,
+                    args.time_scale or min(60.0, 600.0 / rate),
+                    redis_url,
+                    rate * 800,
+                    args.workers,
+                    auto_recharge=auto_recharge,
                 )
                 row = (
                     f"{rate}/min",

@@ -330,7 +330,7 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     """One scan of the active selection, as a pass report for jobs and the command.
 
     With the ``bucket`` (the periodic job) the scan waits while the backlog holds an hour of
-    the plan's refill and pauses when it does; a paused or cut-short scan resumes only when
+    the plan's refill and pauses at two hours; a paused or cut-short scan resumes only when
     the bucket can pay for the page it reads again and a new one, so a trickle of tokens is
     not spent re-reading one page. Without it (the operator's command) it always scans.
     """
@@ -342,9 +342,12 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     enough_due = None
     status = bucket.status() if bucket is not None else None
     if status is not None and status.refill_rate:
-        enough_due = backlog_target(status.refill_rate)
+        target = backlog_target(status.refill_rate)
+        # Hysteresis: scan while under an hour of products, then on to two hours, so each
+        # resumed scan buys several new pages for the one it reads again.
+        enough_due = 2 * target
         due = due_count(now)
-        if due >= enough_due:
+        if due >= target:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
         needed = 2 * DEAL_PAGE_COST

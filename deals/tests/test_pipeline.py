@@ -209,18 +209,18 @@ def test_a_cut_short_scan_resumes_only_when_it_can_pay_for_more_than_the_reread(
     assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "5 tokens would only re-read"
 
     discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=10))
-    assert feed.pages_read == [0, 0, 1, 2], "on to the pause at an hour of products (300)"
+    assert feed.pages_read == [0, 0, 1, 2, 3, 4], "to the end: the pause is at 600 due"
 
 
-def test_the_periodic_scan_pauses_once_an_hour_of_products_is_due(clock):
+def test_the_periodic_scan_pauses_once_two_hours_of_products_are_due(clock):
     feed = ShiftingFeed(700)
-    small_plan = bucket_reading(2)  # an hour is 120 products: one page is enough
-    assert discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).processed == 150
-    assert feed.pages_read == [0] and discovery.active_selection().scan_cursor["page"] == 1
+    small_plan = bucket_reading(2)  # an hour is 120 products (at least a page: 150)
+    assert discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).processed == 300
+    assert feed.pages_read == [0, 1] and discovery.active_selection().scan_cursor["page"] == 2
 
     Candidate.objects.update(status=Candidate.Status.DONE)
     discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan)
-    assert feed.pages_read == [0, 0, 1], "resumed where it paused"
+    assert feed.pages_read == [0, 1, 1, 2, 3], "resumed where it paused, two new pages per re-read"
 
 
 def test_a_cut_short_scan_resumes_at_its_place_rereading_one_page(clock):
