@@ -19,6 +19,7 @@ import django_rq
 from django.conf import settings
 from django.utils import timezone
 from rq.job import Job, JobStatus, Retry
+from rq.utils import now as rq_now
 
 from deals import backfill, discovery
 from deals.keepa.client import KeepaClient
@@ -34,6 +35,9 @@ QUEUE_NAME = "keepa"
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
 DEFAULT_INTERVALS = {"discover": 600, "backfill": 60, "repair": 900}
+#: rq beats for a running job every 30 s (job_monitoring_interval), so silence this long
+#: means its worker is gone.
+HEARTBEAT_STALE_SECONDS = 120
 
 
 def interval_seconds(kind: str) -> float:
@@ -49,10 +53,18 @@ def _pointer(kind: str) -> str:
 
 
 def _is_alive(job_id: str | None, connection) -> bool:
+    """Queued, scheduled or running; a "started" job whose worker stopped beating (killed
+    with -9, host lost) is dead, though rq only notices when its timeout runs out."""
     if not job_id:
         return False
     job = Job.fetch_many([job_id], connection=connection)[0]
-    return job is not None and job.get_status(refresh=False) in ALIVE
+    if job is None:
+        return False
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        beat = job.last_heartbeat or job.started_at
+        return beat is not None and (rq_now() - beat).total_seconds() < HEARTBEAT_STALE_SECONDS
+    return status in ALIVE
 
 
 def _enqueue(kind: str, delay_seconds: int, connection) -> str:

@@ -7,10 +7,14 @@ leases, refills and retries happen in seconds while every part is the real one.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import django_rq
 import pytest
 from django.test import override_settings
+from rq.job import Job, JobStatus
+from rq.utils import now as rq_now
+from rq.utils import utcformat
 
 from deals import jobs
 from deals.harness import API_KEY, PipelineStack
@@ -57,10 +61,13 @@ def test_kill_9_mid_batch_loses_nothing_and_the_rest_is_done_after_restart(rq_se
         committed = set(Deal.objects.values_list("asin", flat=True))
         assert 5 <= len(committed) < 40, "killed mid-batch"
 
-        # A restart: the killed job's lease expires on the clock and a new pass finishes the work.
-        result = stack.manage("backfill")
-        assert "processed=" in result.stdout
-        wait_for(lambda: settled(asins) == 40, timeout=60, message="all candidates settled")
+        # A restart: passes run again; the killed batch's lease expires on the clock
+        # (ten Keepa minutes) and a later pass fetches what it held.
+        def another_pass() -> bool:
+            assert "processed=" in stack.manage("backfill").stdout
+            return settled(asins) == 40
+
+        wait_for(another_pass, timeout=120, interval=1, message="all candidates settled")
         assert committed <= set(Deal.objects.values_list("asin", flat=True)), "nothing committed was lost"
         assert Deal.objects.count() == len(set(Deal.objects.values_list("asin", flat=True))) == 40
         assert sum(stack.simulator.stats.tokens_consumed.values()) <= 40 + 2, (
@@ -117,6 +124,17 @@ def test_fault_storms_end_every_candidate_complete_incomplete_or_failed_with_a_r
         records += [repr(connection.hgetall(key)) for key in connection.scan_iter("rq:job:*")]
         records.append(stack.worker_logs())
         assert not any(API_KEY in record for record in records), "the key leaked into a job record"
+
+
+def test_the_watchdog_restarts_a_chain_whose_running_job_lost_its_worker(rq_settings, real_redis):
+    running = jobs.ensure_scheduled("repair", delay_seconds=3600)
+    job = Job.fetch(running, connection=real_redis)
+    job.set_status(JobStatus.STARTED)
+    real_redis.hset(job.key, "last_heartbeat", utcformat(rq_now() - timedelta(seconds=30)))
+    assert jobs.ensure_scheduled("repair") == running, "beating 30 s ago: alive"
+
+    real_redis.hset(job.key, "last_heartbeat", utcformat(rq_now() - timedelta(minutes=10)))
+    assert jobs.ensure_scheduled("repair") != running, "silent for 10 min: its worker was killed"
 
 
 def test_two_schedulers_never_double_a_chain(rq_settings):
