@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from django.db.models import Q
 
 from deals.keepa.product import keepa_minutes_to_datetime
 from deals.models import Candidate, DiscoverySelection
+
+log = logging.getLogger(__name__)
 
 DEAL_PAGE_SIZE = 150
 DEAL_PAGE_COST = 5  # tokens
@@ -274,6 +277,7 @@ def scan(
         result.pages += 1
         result.rejected += rejected
         if resuming and cursor.page > 0 and feed and feed[0].created < cursor.oldest:
+            log.info("deal finder page %s starts past the scan's place: stepping back", cursor.page)
             cursor.page -= 1
             rereads += 1
             continue
@@ -288,8 +292,16 @@ def scan(
         result.completed = len(response.deals) < DEAL_PAGE_SIZE or reached_watermark
         cursor.page += 1
         with transaction.atomic():
-            result.due += record_candidates(feed, now=now)
+            due = record_candidates(feed, now=now)
             _save_progress(selection, cursor, completed=result.completed, now=now)
+        result.due += due
+        log.info(
+            "deal finder page %s: %s deals, %s due%s",
+            cursor.page - 1,
+            len(feed),
+            due,
+            " (scan complete)" if result.completed else "",
+        )
         if result.completed:
             break
         if enough_due is not None and due_count(now) >= enough_due:
