@@ -353,8 +353,10 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     selection = active_selection()
     enough_due = None
     status = bucket.status() if bucket is not None else None
-    if status is not None and status.refill_rate:
-        target = backlog_target(status.refill_rate)
+    if status is not None:
+        # Before the first Keepa reading the plan is unknown: assume the smallest, so a
+        # fresh start buys two pages, not the whole feed.
+        target = backlog_target(status.refill_rate or 1)
         # Hysteresis: scan while under an hour of products, then on to two hours, so each
         # resumed scan buys several new pages for the one it reads again.
         enough_due = 2 * target

@@ -223,6 +223,13 @@ def test_the_periodic_scan_pauses_once_two_hours_of_products_are_due(clock):
     assert feed.pages_read == [0, 1, 1, 2, 3], "resumed where it paused, two new pages per re-read"
 
 
+def test_before_the_first_reading_the_scan_assumes_the_smallest_plan(clock):
+    feed = ShiftingFeed(700)
+    unknown = bucket_reading(None)
+    assert discovery.run_discovery(feed, now=now_of(clock), bucket=unknown).processed == 300
+    assert feed.pages_read == [0, 1], "two pages, not the whole feed"
+
+
 def test_a_cut_short_scan_resumes_at_its_place_rereading_one_page(clock):
     feed = ShiftingFeed(700)  # pages 0..4, the last one short
     selection = discovery.active_selection()
