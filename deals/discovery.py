@@ -219,7 +219,7 @@ class ScanCursor:
         try:
             return cls(
                 query=query,
-                page=int(stored["page"]),
+                page=max(0, int(stored["page"])),
                 newest=_parse_time(stored.get("newest")),
                 oldest=_parse_time(stored.get("oldest")),
             )
@@ -333,6 +333,11 @@ def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, complet
 BACKLOG_MINUTES = 60
 
 
+#: A resumed scan re-reads one page to find its place: it starts only when the bucket can
+#: pay for this many, so the re-read is at most a quarter of what it buys.
+RESUME_PAGES = 4
+
+
 def backlog_target(refill_rate: int) -> int:
     """Due candidates that make a periodic scan pointless; never less than one feed page."""
     return max(DEAL_PAGE_SIZE, refill_rate * BACKLOG_MINUTES)
@@ -343,8 +348,9 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
 
     With the ``bucket`` (the periodic job) the scan waits while the backlog holds an hour of
     the plan's refill and pauses at two hours; a paused or cut-short scan resumes only when
-    the bucket can pay for the page it reads again and a new one, so a trickle of tokens is
-    not spent re-reading one page. Without it (the operator's command) it always scans.
+    the bucket can pay for the page it reads again and three new ones, so a trickle of
+    tokens shared with the backfill is not spent re-reading pages. Without it (the
+    operator's command) it always scans.
     """
     from deals.backfill import RunReport
     from deals.keepa.errors import NotEnoughTokens, PaymentRequired
@@ -364,7 +370,7 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
         if due >= target:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
-        needed = 2 * DEAL_PAGE_COST
+        needed = RESUME_PAGES * DEAL_PAGE_COST
         if selection.scan_cursor and status.known and status.available < needed:
             report.note = f"resuming the scan needs {needed} tokens, {status.available} available"
             report.wait_seconds = status.next_refill_seconds or 60.0

@@ -200,15 +200,15 @@ def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, 
     assert operator.note == "", "the operator's command always scans"
 
 
-def test_a_cut_short_scan_resumes_only_when_it_can_pay_for_more_than_the_reread(clock):
+def test_a_cut_short_scan_resumes_only_when_it_can_pay_for_three_pages_beyond_the_reread(clock):
     feed = ShiftingFeed(700)
     discovery.scan(feed, discovery.active_selection(), now=now_of(clock), max_pages=1)
     Candidate.objects.update(status=Candidate.Status.DONE)  # no backlog to hold the scan back
 
-    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=9))
-    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "5 tokens would only re-read"
+    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=19))
+    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "a re-read and two pages: not yet"
 
-    discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=10))
+    discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=20))
     assert feed.pages_read == [0, 0, 1, 2, 3, 4], "to the end: the pause is at 600 due"
 
 
