@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
@@ -30,7 +31,9 @@ def database_url() -> str:
     params = connection.settings_dict
     if params["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{params['NAME']}"
-    credentials = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
+    credentials = quote(params["USER"], safe="") + (
+        f":{quote(params['PASSWORD'], safe='')}" if params.get("PASSWORD") else ""
+    )
     return (
         f"postgres://{credentials}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
     )
