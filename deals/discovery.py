@@ -25,6 +25,7 @@ from django.db.models import Q
 
 from deals.keepa.product import keepa_minutes_to_datetime
 from deals.models import Candidate, DiscoverySelection
+from tokens.interface import PrepaidBucket, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -333,9 +334,10 @@ def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, complet
 BACKLOG_MINUTES = 60
 
 
-#: A resumed scan re-reads one page to find its place: it starts only when the bucket can
-#: pay for this many, so the re-read is at most a quarter of what it buys.
-RESUME_PAGES = 4
+#: A periodic scan reserves this many pages at once before its first call, so the backfill
+#: cannot take the tokens between its pages: a resumed scan re-reads one page to find its
+#: place, and that re-read is wasted if the next page is then refused.
+PREPAID_PAGES = 4
 
 
 def backlog_target(refill_rate: int) -> int:
@@ -347,17 +349,15 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     """One scan of the active selection, as a pass report for jobs and the command.
 
     With the ``bucket`` (the periodic job) the scan waits while the backlog holds an hour of
-    the plan's refill and pauses at two hours; a paused or cut-short scan resumes only when
-    the bucket can pay for the page it reads again and three new ones, so a trickle of
-    tokens shared with the backfill is not spent re-reading pages. Without it (the
-    operator's command) it always scans.
+    the plan's refill, pauses at two hours, and starts only with ``PREPAID_PAGES`` pages
+    reserved. Without it (the operator's command) it always scans.
     """
     from deals.backfill import RunReport
     from deals.keepa.errors import NotEnoughTokens, PaymentRequired
 
     report = RunReport()
     selection = active_selection()
-    enough_due = None
+    enough_due = prepaid = None
     status = bucket.status() if bucket is not None else None
     if status is not None:
         # Before the first Keepa reading the plan is unknown: assume the smallest, so a
@@ -370,11 +370,13 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
         if due >= target:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
-        needed = RESUME_PAGES * DEAL_PAGE_COST
-        if selection.scan_cursor and status.known and status.available < needed:
-            report.note = f"resuming the scan needs {needed} tokens, {status.available} available"
-            report.wait_seconds = status.next_refill_seconds or 60.0
+        reservation = bucket.reserve(PREPAID_PAGES * DEAL_PAGE_COST)
+        if isinstance(reservation, Refusal):
+            report.note = f"waiting to reserve {PREPAID_PAGES} pages ({reservation.reason})"
+            report.wait_seconds = reservation.wait_seconds
             return report
+        prepaid = PrepaidBucket(bucket, reservation)
+        client = client.with_bucket(prepaid)
     try:
         result = scan(client, selection, now=now, max_pages=max_pages, enough_due=enough_due)
     except NotEnoughTokens as exc:
@@ -383,6 +385,9 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     except PaymentRequired as exc:
         report.fatal = str(exc)
         return report
+    finally:
+        if prepaid is not None:
+            prepaid.close()
     report.processed = result.due
     report.errors = [f"{result.rejected} unusable feed entries"] if result.rejected else []
     return report

@@ -96,3 +96,46 @@ class UnlimitedBucket:
 
     def pause_fatal(self, reason: str) -> None:
         return None
+
+
+class PrepaidBucket:
+    """Several calls paid from one reservation taken up front, so other workers cannot take
+    the tokens between them (discovery's consecutive pages). Calls beyond the prepaid tokens
+    reserve from the shared bucket as usual; ``close`` hands back what was not used.
+
+    Each call's reading is applied at once while the whole reservation stays in flight, so
+    until ``close`` the shared bucket counts the calls made twice: other workers wait a
+    little longer, never overspend. Close it as soon as the calls are done."""
+
+    def __init__(self, shared: TokenBucket, grant: Grant):
+        self.shared = shared
+        self.grant = grant
+        self.remaining = grant.cost
+        self.last_reading: TokenReading | None = None
+
+    def reserve(self, cost: int) -> Grant | Refusal:
+        if cost <= self.remaining:
+            self.remaining -= cost
+            return Grant(reservation_id=PREPAID, cost=cost)
+        return self.shared.reserve(cost)
+
+    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+        if reading is not None and (
+            self.last_reading is None or reading.timestamp_ms >= self.last_reading.timestamp_ms
+        ):
+            self.last_reading = reading
+        if grant is not None and grant.reservation_id == PREPAID:
+            if reading is not None:
+                self.shared.settle(None, reading)
+            return
+        self.shared.settle(grant, reading)
+
+    def pause_fatal(self, reason: str) -> None:
+        self.shared.pause_fatal(reason)
+
+    def close(self) -> None:
+        """Release the reservation with the newest reading its calls brought back."""
+        self.shared.settle(self.grant, self.last_reading)
+
+
+PREPAID = "prepaid"

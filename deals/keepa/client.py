@@ -13,6 +13,7 @@ text from ``requests`` is passed through ``redact`` and never chained.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -114,6 +115,12 @@ class KeepaClient:
         self.session = session if session is not None else requests.Session()
         self.session.headers["Accept-Encoding"] = "gzip"
         install_library_log_filters()
+
+    def with_bucket(self, bucket: TokenBucket) -> KeepaClient:
+        """The same client (session, key, timeouts) paying through another bucket."""
+        twin = copy.copy(self)
+        twin.bucket = bucket
+        return twin
 
     @classmethod
     def from_settings(cls, bucket: TokenBucket | None = None) -> KeepaClient:

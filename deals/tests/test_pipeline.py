@@ -6,6 +6,7 @@ these pin down what one pass does with each Keepa outcome.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ import pytest
 
 from deals import backfill, discovery
 from deals.keepa.client import KeepaClient
+from deals.keepa.errors import NotEnoughTokens
 from deals.keepa.product import keepa_minutes_to_datetime
 from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
 from deals.models import Candidate, Deal, DiscoverySelection
@@ -135,8 +137,6 @@ def test_a_scan_records_candidates_once_and_moves_the_watermark(sim, clock):
 def test_an_aborted_scan_keeps_its_committed_page_and_skips_nothing(sim, clock):
     selection = discovery.active_selection()
     client = make_client(sim, clock, bucket=CountingBucket(grants=1))
-    from deals.keepa.errors import NotEnoughTokens
-
     with pytest.raises(NotEnoughTokens):
         discovery.scan(client, selection, now=now_of(clock))
     assert Candidate.objects.count() == 150, "page 0 is committed before page 1 is asked for"
@@ -158,8 +158,19 @@ class ShiftingFeed:
             {"asin": f"B{n:09d}", "creationDate": start - n, "lastUpdate": start - n} for n in range(count)
         ]
         self.pages_read: list[int] = []
+        self.bucket = None
+
+    def with_bucket(self, bucket) -> ShiftingFeed:
+        twin = copy.copy(self)  # shares pages_read and entries
+        twin.bucket = bucket
+        return twin
 
     def deals(self, selection):
+        if self.bucket is not None:
+            outcome = self.bucket.reserve(5)
+            if isinstance(outcome, Refusal):
+                raise NotEnoughTokens(outcome.wait_seconds, None, outcome.reason, message="refused")
+            self.bucket.settle(outcome, None)
         page = selection["page"]
         self.pages_read.append(page)
         return SimpleNamespace(deals=self.entries[page * 150 : (page + 1) * 150])
@@ -168,53 +179,69 @@ class ShiftingFeed:
         del self.entries[:count]
 
 
-def bucket_reading(rate: int, available: int = 1000):
-    """What the periodic job's ``bucket.status()`` says, as far as discovery reads it."""
-    return SimpleNamespace(
-        status=lambda: SimpleNamespace(
-            refill_rate=rate, known=True, available=available, next_refill_seconds=42.0
-        )
-    )
+class SharedBucket:
+    """The periodic job's bucket as discovery uses it: a status, and a balance that grants
+    reservations while it lasts (every other token went to the backfill)."""
+
+    def __init__(self, rate: int | None, available: int = 1000):
+        self.rate = rate
+        self.available = available
+        self.settled: list[Grant | None] = []
+
+    def status(self):
+        return SimpleNamespace(refill_rate=self.rate, known=True, available=self.available)
+
+    def reserve(self, cost: int) -> Grant | Refusal:
+        if cost > self.available:
+            return Refusal(wait_seconds=42.0, reason="empty")
+        self.available -= cost
+        return Grant(reservation_id=f"r{cost}", cost=cost)
+
+    def settle(self, grant, reading) -> None:
+        self.settled.append(grant)
 
 
 def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, clock):
     """A feed page costs 5 tokens; while an hour of products is queued they buy more deals."""
     client = make_client(sim, clock)
-    first = discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(2))
+    first = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
     assert first.processed >= discovery.backlog_target(2) == 150, "one page at least"
     pages = sim.stats.calls["deal"]
 
-    skipped = discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(2))
+    skipped = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
     assert sim.stats.calls["deal"] == pages, "no page bought"
     assert "scan skipped" in skipped.summary()
 
-    bigger_plan = discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(20))
+    bigger_plan = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(20))
     assert sim.stats.calls["deal"] > pages, "150 due products are not an hour at 20/min"
     assert bigger_plan.note == ""
 
     Candidate.objects.update(status=Candidate.Status.DONE)
-    discovery.run_discovery(client, now=now_of(clock), bucket=bucket_reading(2))
+    discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
     assert sim.stats.calls["deal"] > pages + 1, "an empty backlog scans again"
 
     operator = discovery.run_discovery(client, now=now_of(clock))
     assert operator.note == "", "the operator's command always scans"
 
 
-def test_a_cut_short_scan_resumes_only_when_it_can_pay_for_three_pages_beyond_the_reread(clock):
+def test_a_periodic_scan_starts_with_four_pages_reserved_so_its_reread_is_never_wasted(clock):
     feed = ShiftingFeed(700)
     discovery.scan(feed, discovery.active_selection(), now=now_of(clock), max_pages=1)
     Candidate.objects.update(status=Candidate.Status.DONE)  # no backlog to hold the scan back
 
-    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=19))
-    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "a re-read and two pages: not yet"
+    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=SharedBucket(5, available=19))
+    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "four pages or none"
 
-    discovery.run_discovery(feed, now=now_of(clock), bucket=bucket_reading(5, available=20))
-    assert feed.pages_read == [0, 0, 1, 2, 3, 4], "to the end: the pause is at 600 due"
+    bucket = SharedBucket(5, available=20)
+    cut = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket)
+    assert feed.pages_read == [0, 0, 1, 2, 3], "the re-read and three new pages, then refused"
+    assert cut.wait_seconds == 42.0 and discovery.active_selection().scan_cursor["page"] == 4
+    assert Grant(reservation_id="r20", cost=20) in bucket.settled, "the reservation is handed back"
 
 
 def test_the_periodic_scan_pauses_once_two_hours_of_products_are_due(clock):
     feed = ShiftingFeed(700)
-    small_plan = bucket_reading(2)  # an hour is 120 products (at least a page: 150)
+    small_plan = SharedBucket(2)  # an hour is 120 products (at least a page: 150)
     assert discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).processed == 300
     assert feed.pages_read == [0, 1] and discovery.active_selection().scan_cursor["page"] == 2
 
@@ -225,7 +252,7 @@ def test_the_periodic_scan_pauses_once_two_hours_of_products_are_due(clock):
 
 def test_before_the_first_reading_the_scan_assumes_the_smallest_plan(clock):
     feed = ShiftingFeed(700)
-    unknown = bucket_reading(None)
+    unknown = SharedBucket(None)
     assert discovery.run_discovery(feed, now=now_of(clock), bucket=unknown).processed == 300
     assert feed.pages_read == [0, 1], "two pages, not the whole feed"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tokens.bucket import bucket_id_for
-from tokens.interface import Grant, Refusal
+from tokens.interface import Grant, PrepaidBucket, Refusal
 from tokens.tests.helpers import reading
 
 
@@ -336,3 +336,25 @@ def test_between_two_refills_a_later_reading_never_raises_the_balance(make_bucke
     clock.advance(50)  # past the refill: a higher reading is believed again
     bucket.settle(None, reading(clock, 70, refill_in=55, consumed=0))
     assert bucket.status().tokens == 70
+
+
+# --- several calls from one reservation ---------------------------------------------------
+
+
+def test_prepaid_calls_hold_their_tokens_against_other_workers_and_hand_back_the_rest(make_bucket, clock):
+    bucket = known(make_bucket(), clock, 25)
+    prepaid = PrepaidBucket(bucket, bucket.reserve(20))
+    assert bucket.status().available == 5
+
+    page = prepaid.reserve(5)
+    assert isinstance(page, Grant) and bucket.status().available == 5, "drawn from the reservation"
+    clock.advance(1)
+    prepaid.settle(page, reading(clock, 20, consumed=5))
+    assert bucket.status().tokens == 20, "the reading is applied at once"
+    # Conservative while the calls last: the reading already shows the page's 5 tokens spent
+    # and the reservation still holds all 20, so other workers wait rather than overspend.
+    assert isinstance(bucket.reserve(1), Refusal)
+
+    prepaid.close()
+    assert bucket.status().in_flight_tokens == 0 and bucket.status().available == 20, "handed back"
+    assert isinstance(bucket.reserve(1), Grant)
