@@ -340,6 +340,10 @@ BACKLOG_MINUTES = 60
 PREPAID_PAGES = 4
 
 
+def _refill_wait(status) -> float:
+    return status.next_refill_seconds or 60.0
+
+
 def backlog_target(refill_rate: int) -> int:
     """Due candidates that make a periodic scan pointless; never less than one feed page."""
     return max(DEAL_PAGE_SIZE, refill_rate * BACKLOG_MINUTES)
@@ -370,13 +374,17 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
         if due >= target:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
-        reservation = bucket.reserve(PREPAID_PAGES * DEAL_PAGE_COST)
-        if isinstance(reservation, Refusal):
-            report.note = f"waiting to reserve {PREPAID_PAGES} pages ({reservation.reason})"
-            report.wait_seconds = reservation.wait_seconds
-            return report
-        prepaid = PrepaidBucket(bucket, reservation)
-        client = client.with_bucket(prepaid)
+        if status.known:
+            # The bucket grants a lone reservation whatever it costs (Keepa lets a call
+            # start on any positive balance), so look at the balance first.
+            needed = PREPAID_PAGES * DEAL_PAGE_COST
+            reservation = bucket.reserve(needed) if status.available >= needed else None
+            if isinstance(reservation, Refusal) or reservation is None:
+                report.note = f"waiting for {needed} tokens to reserve {PREPAID_PAGES} pages"
+                report.wait_seconds = reservation.wait_seconds if reservation else _refill_wait(status)
+                return report
+            prepaid = PrepaidBucket(bucket, reservation)
+            client = client.with_bucket(prepaid)
     try:
         result = scan(client, selection, now=now, max_pages=max_pages, enough_due=enough_due)
     except NotEnoughTokens as exc:

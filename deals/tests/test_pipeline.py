@@ -189,7 +189,9 @@ class SharedBucket:
         self.settled: list[Grant | None] = []
 
     def status(self):
-        return SimpleNamespace(refill_rate=self.rate, known=True, available=self.available)
+        return SimpleNamespace(
+            refill_rate=self.rate, known=True, available=self.available, next_refill_seconds=42.0
+        )
 
     def reserve(self, cost: int) -> Grant | Refusal:
         if cost > self.available:
