@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from deals.keepa.client import DEAL_PAGE_COST
 from deals.keepa.product import keepa_minutes_to_datetime
 from deals.models import Candidate, DiscoverySelection
 from tokens.interface import PrepaidBucket, Refusal
@@ -30,7 +31,6 @@ from tokens.interface import PrepaidBucket, Refusal
 log = logging.getLogger(__name__)
 
 DEAL_PAGE_SIZE = 150
-DEAL_PAGE_COST = 5  # tokens
 ASIN_RE = re.compile(r"^[0-9A-Z]{10}$")
 US_BOOKS = 283155
 USED = 2
@@ -340,10 +340,6 @@ BACKLOG_MINUTES = 60
 PREPAID_PAGES = 4
 
 
-def _refill_wait(status) -> float:
-    return status.next_refill_seconds or 60.0
-
-
 def backlog_target(refill_rate: int) -> int:
     """Due candidates that make a periodic scan pointless; never less than one feed page."""
     return max(DEAL_PAGE_SIZE, refill_rate * BACKLOG_MINUTES)
@@ -379,9 +375,10 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
             # start on any positive balance), so look at the balance first.
             needed = PREPAID_PAGES * DEAL_PAGE_COST
             reservation = bucket.reserve(needed) if status.available >= needed else None
-            if isinstance(reservation, Refusal) or reservation is None:
+            if reservation is None or isinstance(reservation, Refusal):
                 report.note = f"waiting for {needed} tokens to reserve {PREPAID_PAGES} pages"
-                report.wait_seconds = reservation.wait_seconds if reservation else _refill_wait(status)
+                next_refill = status.next_refill_seconds or 60.0
+                report.wait_seconds = reservation.wait_seconds if reservation else next_refill
                 return report
             prepaid = PrepaidBucket(bucket, reservation)
             client = client.with_bucket(prepaid)

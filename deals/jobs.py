@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import django_rq
@@ -79,12 +80,18 @@ def _enqueue(kind: str, delay_seconds: int, connection) -> str:
     return job_id
 
 
-def ensure_scheduled(kind: str, *, delay_seconds: int = 0) -> str:
-    """Start the kind's chain unless a live job already carries it; returns the live job id."""
+@contextmanager
+def _chain(kind: str):
+    """The kind's chain pointer, read under its lock: (connection, current job id or None)."""
     connection = _connection()
     with connection.lock(f"{_pointer(kind)}:lock", timeout=30, blocking_timeout=10):
         current = connection.get(_pointer(kind))
-        current = current.decode() if isinstance(current, bytes) else current
+        yield connection, current.decode() if isinstance(current, bytes) else current
+
+
+def ensure_scheduled(kind: str, *, delay_seconds: int = 0) -> str:
+    """Start the kind's chain unless a live job already carries it; returns the live job id."""
+    with _chain(kind) as (connection, current):
         if _is_alive(current, connection):
             return current
         return _enqueue(kind, delay_seconds, connection)
@@ -95,10 +102,7 @@ def ensure_all_scheduled() -> dict[str, str]:
 
 
 def _schedule_successor(kind: str, own_id: str | None, delay_seconds: int) -> None:
-    connection = _connection()
-    with connection.lock(f"{_pointer(kind)}:lock", timeout=30, blocking_timeout=10):
-        current = connection.get(_pointer(kind))
-        current = current.decode() if isinstance(current, bytes) else current
+    with _chain(kind) as (connection, current):
         if own_id is not None and current not in (None, own_id) and _is_alive(current, connection):
             return  # the watchdog replaced this chain while we ran
         _enqueue(kind, delay_seconds, connection)
