@@ -523,6 +523,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         started = time.monotonic()
         sim = self.simulator
+        if sim._stopping.is_set():  # a kept-alive connection outlives the listener: answer nothing
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         length = self.headers.get("Content-Length") or "0"

@@ -170,6 +170,8 @@ def test_deal_pages_hold_150_and_the_last_is_shorter(sim):
     assert len(asins) == len(set(asins))
     drops = [d["deltaPercent"][3][2] for page in pages for d in page]
     assert drops == sorted(drops, reverse=True) and drops[-1] > 0
+    counts = get(sim, "deal", selection=json.dumps({**selection, "page": 1})).json()["deals"]["categoryCount"]
+    assert sum(counts) == len(asins), "every page counts all the deals the query matched"
 
 
 def test_deal_sort_orders(sim):
@@ -308,6 +310,18 @@ def test_stats_are_time_weighted_means_that_skip_gaps():
 
 def test_building_one_product_needs_no_catalogue():
     assert build_product(1, 3, ANCHOR).csv == build_catalogue(1, 5, ANCHOR).products[3].csv
+
+
+def test_a_stopped_simulator_answers_nothing_even_on_a_kept_alive_connection(clock):
+    """Benchmarks stop Keepa at their cut-off: no token may be spent after it."""
+    simulator = KeepaSimulator(SimulatorConfig(keys={KEY: 5}, clock=clock, products=50)).__enter__()
+    with requests.Session() as session:
+        url = f"{simulator.base_url}/token"
+        assert session.get(url, params={"key": KEY}, timeout=10).status_code == 200
+        simulator.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(url, params={"key": KEY}, timeout=10)
+    assert simulator.stats.calls["token"] == 1
 
 
 # --- the management command -------------------------------------------------------------
