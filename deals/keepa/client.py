@@ -59,6 +59,17 @@ class ProductsResponse:
 class DealsResponse:
     deals: list[dict]
     reading: TokenReading
+    total: int | None = None  # deals the whole query matched (categoryCount summed), if given
+
+
+def matched_total(deals: Mapping[str, Any]) -> int | None:
+    """How many deals the query matched in all: Keepa counts them per root category."""
+    counts = deals.get("categoryCount")
+    if not isinstance(counts, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts
+    ):
+        return None
+    return sum(counts)
 
 
 def estimate_product_cost(
@@ -202,7 +213,7 @@ class KeepaClient:
         found = deals.get("dr") if isinstance(deals, dict) else None
         if not isinstance(found, list) or not all(isinstance(d, dict) for d in found):
             raise MalformedResponse("/deal response has no 'deals.dr' list", reading=reading)
-        return DealsResponse(deals=found, reading=reading)
+        return DealsResponse(deals=found, reading=reading, total=matched_total(deals))
 
     # --- the one flow ----------------------------------------------------------------
 

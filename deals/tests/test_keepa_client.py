@@ -12,7 +12,7 @@ import traceback
 import pytest
 import requests
 
-from deals.keepa.client import KeepaClient, estimate_product_cost, seconds_until_positive
+from deals.keepa.client import KeepaClient, estimate_product_cost, matched_total, seconds_until_positive
 from deals.keepa.errors import (
     InvalidParameter,
     KeepaError,
@@ -114,6 +114,23 @@ def test_deals_returns_the_dr_list_and_costs_five(client, bucket):
     assert result.reading.tokens_consumed == 5 and bucket.reserved == [5]
     ages = [d["creationDate"] for d in result.deals]
     assert ages == sorted(ages, reverse=True)
+    assert result.total == len(result.deals), "a small catalogue: one page holds every deal matched"
+
+
+@pytest.mark.parametrize(
+    ("deals", "total"),
+    [
+        ({"categoryCount": [120, 30]}, 150),
+        ({"categoryCount": []}, 0),
+        ({}, None),
+        ({"categoryCount": [1, -1]}, None),
+        ({"categoryCount": [1, "2"]}, None),
+        ({"categoryCount": [True]}, None),
+        ({"categoryCount": 7}, None),
+    ],
+)
+def test_an_unusable_matched_count_is_unknown_not_an_error(deals, total):
+    assert matched_total(deals) == total
 
 
 @pytest.mark.parametrize(
