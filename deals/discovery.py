@@ -205,12 +205,14 @@ class ScanResult:
 @dataclass
 class ScanCursor:
     """An unfinished scan's place: the next page, the newest deal of its first page (the
-    watermark it will set) and the oldest deal committed so far."""
+    watermark it will set), the oldest deal committed so far, and how many deals the query
+    matched when its last page was read."""
 
     query: str
     page: int
     newest: datetime | None
     oldest: datetime | None
+    total: int | None = None
 
     @classmethod
     def load(cls, stored: Any, query: str) -> ScanCursor | None:
@@ -223,6 +225,7 @@ class ScanCursor:
                 page=max(0, int(stored["page"])),
                 newest=_parse_time(stored.get("newest")),
                 oldest=_parse_time(stored.get("oldest")),
+                total=int(stored["total"]) if stored.get("total") is not None else None,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -233,7 +236,20 @@ class ScanCursor:
             "page": self.page,
             "newest": self.newest.isoformat() if self.newest else None,
             "oldest": self.oldest.isoformat() if self.oldest else None,
+            "total": self.total,
         }
+
+    def continues_at(self, feed: list[FeedDeal], total: int | None) -> bool:
+        """Whether the page about to be read as this cursor's next one skips no deal.
+
+        New deals enter the feed on top. Deals that left it above the scan's place shift the
+        rest up, so the next page could start past deals never committed. It cannot if it
+        starts with a deal newer than the oldest committed, or if the query matches no fewer
+        deals than before: then at least as many arrived on top as left above the place.
+        """
+        if feed and self.oldest is not None and feed[0].created > self.oldest:
+            return True
+        return total is not None and self.total is not None and total >= self.total
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -257,11 +273,12 @@ def scan(
     With ``enough_due`` the scan pauses once that many candidates are due: pages bought
     beyond what the plan can fetch soon would only age in the backlog.
 
-    A scan cut short (tokens, an error, a killed worker, ``max_pages``, a pause) resumes where it
-    stopped instead of paying for its first pages again. It re-reads its last page first:
-    deals that left the feed meanwhile shift the rest up, and while that page is wholly
-    older than what was committed the scan steps back a page, so nothing is skipped.
-    Raises the client's errors to the job.
+    A scan cut short (tokens, an error, a killed worker, ``max_pages``, a pause) resumes at
+    its next page instead of paying for its first pages again (``max_pages`` counts the pages
+    it commits). Deals that left the feed meanwhile shift the rest up; while the page read
+    cannot show that it skips nothing (``ScanCursor.continues_at``), the scan steps back a page,
+    keeping the page it stepped from (Keepa's cached result list leaves it unchanged), so
+    nothing is skipped and nothing is bought twice. Raises the client's errors to the job.
     """
     query = validate_selection(selection.selection)
     query["sortType"] = time_ordered_sort_type()
@@ -269,29 +286,33 @@ def scan(
         query=_fingerprint(query), page=0, newest=None, oldest=None
     )
     resuming = cursor.page > 0 and cursor.oldest is not None
-    rereads = 1 if resuming else 0  # pages read again to find the place; max_pages counts new ones
-    cursor.page = max(0, cursor.page - rereads)
+    stepped_from: dict[int, Any] = {}  # pages read while finding the place, used in turn
+    committed = 0
     result = ScanResult()
-    while result.pages - rereads < max_pages:
-        response = client.deals({**query, "page": cursor.page})
+    while committed < max_pages:
+        response = stepped_from.pop(cursor.page, None)
+        if response is None:
+            response = client.deals({**query, "page": cursor.page})
+            result.pages += 1
         feed, rejected = parse_feed(response.deals)
-        result.pages += 1
-        result.rejected += rejected
-        if resuming and cursor.page > 0 and feed and feed[0].created < cursor.oldest:
+        if resuming and cursor.page > 0 and not cursor.continues_at(feed, response.total):
             log.info("deal finder page %s starts past the scan's place: stepping back", cursor.page)
+            stepped_from[cursor.page] = response
             cursor.page -= 1
-            rereads += 1
             continue
         resuming = False
+        result.rejected += rejected
         if feed:
             if cursor.newest is None:
                 cursor.newest = feed[0].created
             cursor.oldest = min(feed[-1].created, cursor.oldest or feed[-1].created)
+        cursor.total = response.total
         reached_watermark = bool(
             feed and selection.watermark is not None and feed[-1].created <= selection.watermark
         )
         result.completed = len(response.deals) < DEAL_PAGE_SIZE or reached_watermark
         cursor.page += 1
+        committed += 1
         with transaction.atomic():
             due = record_candidates(feed, now=now)
             _save_progress(selection, cursor, completed=result.completed, now=now)
@@ -329,43 +350,44 @@ def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, complet
     selection.refresh_from_db(fields=["watermark", "scan_cursor", "last_scan_at"])
 
 
-#: The periodic scan is skipped while the due backlog already holds this many minutes of
-#: the plan's refill (a product costs a token): a page costs 5 tokens that products need more.
-BACKLOG_MINUTES = 60
+#: The periodic scan tops the due backlog up to this many minutes of the plan's refill (a
+#: product costs a token) and is skipped while it holds that much. Two discovery intervals
+#: keep the backfill fed; more would be pages bought long before their products can be.
+BACKLOG_MINUTES = 20
 
-
-#: A periodic scan reserves this many pages at once before its first call, so the backfill
-#: cannot take the tokens between its pages: a resumed scan re-reads one page to find its
-#: place, and that re-read is wasted if the next page is then refused.
+#: The most pages a periodic scan reserves up front.
 PREPAID_PAGES = 4
 
 
 def backlog_target(refill_rate: int) -> int:
-    """Due candidates that make a periodic scan pointless; never less than one feed page."""
-    return max(DEAL_PAGE_SIZE, refill_rate * BACKLOG_MINUTES)
+    """Due candidates a periodic scan tops the backlog up to."""
+    return refill_rate * BACKLOG_MINUTES
+
+
+def pages_to_reserve(due: int, target: int) -> int:
+    """The pages that should bring the backlog to ``target``, reserved at once so the
+    backfill cannot take the tokens between them."""
+    return max(1, min(PREPAID_PAGES, -(-(target - due) // DEAL_PAGE_SIZE)))
 
 
 def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
     """One scan of the active selection, as a pass report for jobs and the command.
 
-    With the ``bucket`` (the periodic job) the scan waits while the backlog holds an hour of
-    the plan's refill, pauses at two hours, and starts only with ``PREPAID_PAGES`` pages
-    reserved. Without it (the operator's command) it always scans.
+    With the ``bucket`` (the periodic job) the scan tops the backlog up to
+    ``BACKLOG_MINUTES`` of the plan's refill, and starts only with the pages it expects to
+    need reserved. Without it (the operator's command) it always scans.
     """
     from deals.backfill import RunReport
     from deals.keepa.errors import NotEnoughTokens, PaymentRequired
 
     report = RunReport()
     selection = active_selection()
-    enough_due = prepaid = None
+    target = prepaid = None
     status = bucket.status() if bucket is not None else None
     if status is not None:
         # Before the first Keepa reading the plan is unknown: assume the smallest, so a
-        # fresh start buys two pages, not the whole feed.
+        # fresh start buys a page, not the whole feed.
         target = backlog_target(status.refill_rate or 1)
-        # Hysteresis: scan while under an hour of products, then on to two hours, so each
-        # resumed scan buys several new pages for the one it reads again.
-        enough_due = 2 * target
         due = due_count(now)
         if due >= target:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
@@ -373,17 +395,18 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
         if status.known:
             # The bucket grants a lone reservation whatever it costs (Keepa lets a call
             # start on any positive balance), so look at the balance first.
-            needed = PREPAID_PAGES * DEAL_PAGE_COST
+            pages = pages_to_reserve(due, target)
+            needed = pages * DEAL_PAGE_COST
             reservation = bucket.reserve(needed) if status.available >= needed else None
             if reservation is None or isinstance(reservation, Refusal):
-                report.note = f"waiting for {needed} tokens to reserve {PREPAID_PAGES} pages"
+                report.note = f"waiting for {needed} tokens to reserve {pages} pages"
                 next_refill = status.next_refill_seconds or 60.0
                 report.wait_seconds = reservation.wait_seconds if reservation else next_refill
                 return report
             prepaid = PrepaidBucket(bucket, reservation)
             client = client.with_bucket(prepaid)
     try:
-        result = scan(client, selection, now=now, max_pages=max_pages, enough_due=enough_due)
+        result = scan(client, selection, now=now, max_pages=max_pages, enough_due=target)
     except NotEnoughTokens as exc:
         report.wait_seconds = exc.wait_seconds
         return report

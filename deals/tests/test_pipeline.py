@@ -150,9 +150,10 @@ def test_an_aborted_scan_keeps_its_committed_page_and_skips_nothing(sim, clock):
 
 class ShiftingFeed:
     """A deal-finder client whose feed (newest first) can lose deals between calls, as
-    Keepa's does."""
+    Keepa's does. With ``counts`` it tells how many deals the query matched, as Keepa does."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, *, counts: bool = True):
+        self.counts = counts
         start = 7_000_000  # Keepa minutes
         self.entries = [
             {"asin": f"B{n:09d}", "creationDate": start - n, "lastUpdate": start - n} for n in range(count)
@@ -173,10 +174,20 @@ class ShiftingFeed:
             self.bucket.settle(outcome, None)
         page = selection["page"]
         self.pages_read.append(page)
-        return SimpleNamespace(deals=self.entries[page * 150 : (page + 1) * 150])
+        return SimpleNamespace(
+            deals=self.entries[page * 150 : (page + 1) * 150],
+            total=len(self.entries) if self.counts else None,
+        )
 
     def remove_newest(self, count: int) -> None:
         del self.entries[:count]
+
+    def add_newest(self, count: int) -> None:
+        top = self.entries[0]["creationDate"]
+        self.entries[:0] = [
+            {"asin": f"N{n:09d}", "creationDate": top + count - n, "lastUpdate": top + count - n}
+            for n in range(count)
+        ]
 
 
 class SharedBucket:
@@ -203,11 +214,11 @@ class SharedBucket:
         self.settled.append(grant)
 
 
-def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, clock):
-    """A feed page costs 5 tokens; while an hour of products is queued they buy more deals."""
+def test_the_periodic_scan_waits_while_the_backlog_holds_twenty_minutes_of_tokens(sim, clock):
+    """A feed page costs 5 tokens; while the backfill has work they buy more deals."""
     client = make_client(sim, clock)
     first = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
-    assert first.processed >= discovery.backlog_target(2) == 150, "one page at least"
+    assert first.processed == 150 > discovery.backlog_target(2) == 40, "one page"
     pages = sim.stats.calls["deal"]
 
     skipped = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
@@ -215,7 +226,7 @@ def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, 
     assert "scan skipped" in skipped.summary()
 
     bigger_plan = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(20))
-    assert sim.stats.calls["deal"] > pages, "150 due products are not an hour at 20/min"
+    assert sim.stats.calls["deal"] > pages, "150 due products are not twenty minutes at 20/min"
     assert bigger_plan.note == ""
 
     Candidate.objects.update(status=Candidate.Status.DONE)
@@ -226,40 +237,42 @@ def test_the_periodic_scan_waits_while_the_backlog_holds_an_hour_of_tokens(sim, 
     assert operator.note == "", "the operator's command always scans"
 
 
-def test_a_periodic_scan_starts_with_four_pages_reserved_so_its_reread_is_never_wasted(clock):
+def test_a_periodic_scan_starts_with_the_pages_it_needs_reserved_so_none_is_bought_twice(clock):
     feed = ShiftingFeed(700)
     discovery.scan(feed, discovery.active_selection(), now=now_of(clock), max_pages=1)
     Candidate.objects.update(status=Candidate.Status.DONE)  # no backlog to hold the scan back
+    # At 20/min the scan tops the backlog up to 400 products: three pages.
+    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=SharedBucket(20, available=14))
+    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "three pages or none"
 
-    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=SharedBucket(5, available=19))
-    assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "four pages or none"
-
-    bucket = SharedBucket(5, available=20)
-    cut = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket)
-    assert feed.pages_read == [0, 0, 1, 2, 3], "the re-read and three new pages, then refused"
-    assert cut.wait_seconds == 42.0 and discovery.active_selection().scan_cursor["page"] == 4
-    assert Grant(reservation_id="r20", cost=20) in bucket.settled, "the reservation is handed back"
+    bucket = SharedBucket(20, available=15)
+    done = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket)
+    assert feed.pages_read == [0, 1, 2, 3]
+    assert done.processed == 450 and discovery.active_selection().scan_cursor["page"] == 4
+    assert Grant(reservation_id="r15", cost=15) in bucket.settled, "the reservation is handed back"
+    assert discovery.pages_to_reserve(0, 2400) == discovery.PREPAID_PAGES, "never more than four"
 
 
-def test_the_periodic_scan_pauses_once_two_hours_of_products_are_due(clock):
+def test_the_periodic_scan_tops_the_backlog_up_to_twenty_minutes_of_products(clock):
     feed = ShiftingFeed(700)
-    small_plan = SharedBucket(2)  # an hour is 120 products (at least a page: 150)
+    small_plan = SharedBucket(8)  # 160 products
     assert discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).processed == 300
     assert feed.pages_read == [0, 1] and discovery.active_selection().scan_cursor["page"] == 2
 
+    assert "scan skipped" in discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).note
     Candidate.objects.update(status=Candidate.Status.DONE)
     discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan)
-    assert feed.pages_read == [0, 1, 1, 2, 3], "resumed where it paused, two new pages per re-read"
+    assert feed.pages_read == [0, 1, 2, 3], "resumed where it paused"
 
 
 def test_before_the_first_reading_the_scan_assumes_the_smallest_plan(clock):
     feed = ShiftingFeed(700)
     unknown = SharedBucket(None)
-    assert discovery.run_discovery(feed, now=now_of(clock), bucket=unknown).processed == 300
-    assert feed.pages_read == [0, 1], "two pages, not the whole feed"
+    assert discovery.run_discovery(feed, now=now_of(clock), bucket=unknown).processed == 150
+    assert feed.pages_read == [0], "a page, not the whole feed"
 
 
-def test_a_cut_short_scan_resumes_at_its_place_rereading_one_page(clock):
+def test_a_cut_short_scan_resumes_at_its_next_page(clock):
     feed = ShiftingFeed(700)  # pages 0..4, the last one short
     selection = discovery.active_selection()
     first = discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
@@ -268,25 +281,50 @@ def test_a_cut_short_scan_resumes_at_its_place_rereading_one_page(clock):
     selection.refresh_from_db()
     rest = discovery.scan(feed, selection, now=now_of(clock))
     assert rest.completed
-    assert feed.pages_read == [0, 1, 1, 2, 3, 4], "page 1 again to find the place, never page 0"
+    assert feed.pages_read == [0, 1, 2, 3, 4], "the query matches as many deals as before: none left"
     assert Candidate.objects.count() == 700
     selection.refresh_from_db()
     assert selection.scan_cursor is None
     assert selection.watermark == keepa_minutes_to_datetime(7_000_000), "the newest deal of page 0"
 
 
+def test_without_the_matched_count_a_resumed_page_proves_its_place_with_the_page_before(clock):
+    feed = ShiftingFeed(700, counts=False)
+    selection = discovery.active_selection()
+    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+
+    selection.refresh_from_db()
+    assert discovery.scan(feed, selection, now=now_of(clock)).completed
+    # Page 2 starts below the last deal committed: had deals left the feed above it, page 1
+    # would now end with deals never seen. Page 1 shows nothing was skipped; page 2 is kept.
+    assert feed.pages_read == [0, 1, 2, 1, 3, 4], "page 1 twice, every other page once"
+    assert Candidate.objects.count() == 700
+
+
 def test_deals_leaving_the_feed_meanwhile_make_the_resumed_scan_step_back_not_skip(clock):
     feed = ShiftingFeed(700)
     selection = discovery.active_selection()
     discovery.scan(feed, selection, now=now_of(clock), max_pages=2)  # 300 committed
-    feed.remove_newest(200)  # the 300th deal is now 100th: page 1 is wholly older than it
+    feed.remove_newest(200)  # the 300th deal is now 100th: pages 2 and 1 start below it
     remaining = {d["asin"] for d in feed.entries}
 
     selection.refresh_from_db()
     assert discovery.scan(feed, selection, now=now_of(clock)).completed
-    assert feed.pages_read[2:] == [1, 0, 1, 2, 3], "stepped back to page 0 before going on"
+    assert feed.pages_read[2:] == [2, 1, 0, 3], "stepped back to page 0, kept pages 1 and 2"
     recorded = set(Candidate.objects.values_list("asin", flat=True))
     assert remaining <= recorded, "no deal skipped"
+
+
+def test_a_feed_that_grew_on_top_proves_the_place_without_a_page_read_again(clock):
+    feed = ShiftingFeed(700)
+    selection = discovery.active_selection()
+    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    feed.add_newest(10)  # the deals already committed move down: page 2 starts with ten of them
+
+    selection.refresh_from_db()
+    assert discovery.scan(feed, selection, now=now_of(clock)).completed
+    assert feed.pages_read == [0, 1, 2, 3, 4]
+    assert Candidate.objects.count() == 700, "the ten new deals wait for the next scan from the top"
 
 
 def test_an_edited_selection_starts_its_scan_afresh(clock):
