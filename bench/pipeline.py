@@ -3,15 +3,21 @@
 Prints, per plan: deals completed, tokens spent (discovery included), tokens per completed
 deal, deals per simulated hour next to the physical limit, and zombies the API showed.
 
+The physical limit is what the tokens the plan refilled buy at the least a deal can cost:
+its product (1 token) and its share of a deal-finder page (5 tokens for 150 deals).
+"of refill" is deals per refilled token, the share with the deal finder counted as loss.
+
     .venv/bin/python bench/pipeline.py                 # SQLite file, Redis at REDIS_URL
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dealsite_bench_pipeline \
         .venv/bin/python bench/pipeline.py
 
 Redis database 12 of REDIS_URL is flushed for each plan (an embedded Redis is started
-when none answers). The bucket starts empty, so the physical limit is what the plan
-refills in two hours at one token a product; "banked" is Keepa's balance at the end (tokens
-a recharge was saving up, not lost). Plans below the automatic-recharge rate run twice:
-with the predecessor's policy (the default) and without it.
+when none answers). The bucket starts empty: the tokens refilled in two hours are all a
+run has. "banked" is Keepa's balance at the end (tokens a recharge was saving
+up) and "capped" what the full bucket could not hold (the only tokens lost). At the two-hour
+mark the simulator stops answering, so the tokens spent are final, and the workers finish
+the jobs in hand: products already paid for are counted as deals. Plans below the
+automatic-recharge rate run twice: with the predecessor's policy (the default) and without.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from deals import jobs  # noqa: E402
+from deals.discovery import DEAL_PAGE_SIZE  # noqa: E402
 from deals.harness import API_KEY, PipelineStack  # noqa: E402
+from deals.keepa.client import DEAL_PAGE_COST  # noqa: E402
 from deals.models import Candidate, Deal, DiscoverySelection, JobRun  # noqa: E402
 from dealsite.embedded_redis import ensure_redis  # noqa: E402
 
@@ -58,7 +66,9 @@ COLUMNS = (
     ("deals/h", 8),
     ("limit/h", 8),
     ("of limit", 8),
+    ("of refill", 9),
     ("banked", 6),
+    ("capped", 6),
     ("api shown", 9),
     ("zombies", 7),
     ("429s", 5),
@@ -122,9 +132,12 @@ def run_plan(
             stack.start_worker()
         jobs.ensure_all_scheduled()
         time.sleep(SIMULATED_SECONDS / scale)
+        stack.simulator.stop()  # the cut-off: nothing more is spent; jobs in hand finish
+        time.sleep(0.5)  # calls already inside the simulator answer
         ledger = stack.simulator.ledger(API_KEY)
         banked = ledger.balance()  # applies the refills due so far, so read it first
         refilled = ledger.refilled_total
+        capped = ledger.lost_to_cap
         spent = stack.simulator.stats.tokens_consumed[API_KEY]
         pages = stack.simulator.stats.calls["deal"]
         rate_limited = stack.simulator.stats.rate_limited
@@ -138,7 +151,9 @@ def run_plan(
         "spent": spent,
         "per_deal": spent / complete if complete else float("inf"),
         "per_hour": complete / hours,
-        "limit_per_hour": refilled / hours,
+        "limit_per_hour": refilled / (1 + DEAL_PAGE_COST / DEAL_PAGE_SIZE) / hours,
+        "per_refill": complete / refilled,
+        "capped": capped,
         "shown": shown,
         "zombies": zombies,
         "rate_limited": rate_limited,
@@ -191,7 +206,9 @@ def main() -> None:
                     f"{r['per_hour']:.1f}",
                     f"{r['limit_per_hour']:.1f}",
                     f"{r['per_hour'] / r['limit_per_hour']:.1%}",
+                    f"{r['per_refill']:.1%}",
                     r["banked"],
+                    r["capped"],
                     r["shown"],
                     r["zombies"],
                     r["rate_limited"],
