@@ -13,10 +13,10 @@ its product (1 token) and its share of a deal-finder page (5 tokens for 150 deal
 
 Redis database 12 of REDIS_URL is flushed for each plan (an embedded Redis is started
 when none answers). The bucket starts empty: the tokens refilled in two hours are all a
-run has. "banked" is Keepa's balance at the end (tokens a recharge was saving
-up) and "capped" what the full bucket could not hold (the only tokens lost). At the two-hour
-mark the simulator stops answering, so the tokens spent are final, and the workers finish
-the jobs in hand: products already paid for are counted as deals. Plans below the
+run has. "banked" is Keepa's balance at the end (tokens a recharge was saving up) and
+"capped" what the full bucket could not hold (the only tokens lost). At the two-hour mark
+the simulator stops answering, so the tokens spent are final, and the workers finish the
+jobs in hand: products already paid for are counted as deals. Plans below the
 automatic-recharge rate run twice: with the predecessor's policy (the default) and without.
 """
 
