@@ -25,7 +25,6 @@ from django.db.models import F
 from django.forms.models import construct_instance
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
-from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
@@ -50,17 +49,6 @@ DOLLAR_LABELS = {
     "fba_fee_cents": "FBA pick & pack ($)",
     "list_at_override_cents": "List at, staff override ($)",
 }
-#: Friendly words for the database rules that are not about a single field.
-CONSTRAINT_MESSAGES = {
-    "deal_referral_percent_range": ("referral_percent", "Referral % must be between 0 and 100."),
-    "deal_margin_sane": (None, "The margin this edit gives is outside the sane range."),
-    "deal_profit_matches_inputs": (None, "The profit would disagree with List at, costs and fees."),
-    "deal_override_is_effective": (None, "The List at override must be the effective List at."),
-    "deal_list_at_cents_positive": ("list_at_override_cents", "List at must be more than $0."),
-    "deal_complete_has_its_inputs": (None, "A complete deal needs price now, 1yr avg, List at and profit."),
-    "deal_asin_format": (None, "The ASIN must be 10 digits or upper-case letters."),
-}
-_FIELD_RULE = re.compile(r"^deal_(?P<field>\w+)_(?P<rule>not_negative|positive)$")
 _AMOUNT = re.compile(r"^(?P<sign>-?)\d+(\.\d{1,2})?$")
 
 
@@ -151,33 +139,23 @@ class DealAdminForm(forms.ModelForm):
             deal.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
+                if name not in self.fields and name != NON_FIELD_ERRORS:
+                    label = Deal._meta.get_field(name).verbose_name
+                    errors = [f"{label}: {error}" for error in errors]
                 self._attach(name, errors)
-        for constraint in Deal._meta.constraints:
-            try:
-                constraint.validate(Deal, deal)
-            except ValidationError:
-                self._attach(*self._explain(constraint.name))
+        try:
+            deal.validate_constraints()
+        except ValidationError as exc:
+            # Each rule's own words, on the field deals.models gives it (or on the whole deal).
+            for name, errors in exc.message_dict.items():
+                self._attach(name, errors)
 
-    def _explain(self, name: str) -> tuple[str | None, str]:
-        if name in CONSTRAINT_MESSAGES:
-            return CONSTRAINT_MESSAGES[name]
-        match = _FIELD_RULE.match(name)
-        if match:
-            field = match["field"]
-            label = DOLLAR_LABELS.get(field) or Deal._meta.get_field(field).verbose_name
-            words = "must not be negative" if match["rule"] == "not_negative" else "must be more than 0"
-            return field, f"{capfirst(label)} {words}."
-        return None, f"The edit breaks the rule {name}."
-
-    def _attach(self, name: str | None, errors) -> None:
-        errors = [errors] if isinstance(errors, str) else errors
+    def _attach(self, name: str, errors: list[str]) -> None:
+        """A field in the form shows its first problem; anything else is about the deal."""
         if name in self.fields:
             if name not in self.errors:
-                self.add_error(name, errors)
+                self.add_error(name, errors[0])
             return
-        if name not in (None, NON_FIELD_ERRORS):
-            label = Deal._meta.get_field(name).verbose_name
-            errors = [f"{label}: {error}" for error in errors]
         for error in errors:
             if error not in self.non_field_errors():
                 self.add_error(None, error)

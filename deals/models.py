@@ -61,22 +61,52 @@ class DealQuerySet(models.QuerySet):
         )
 
 
-def _non_negative(*fields: str) -> list[models.CheckConstraint]:
+class FieldCheckConstraint(models.CheckConstraint):
+    """A check constraint that belongs to one field: model validation reports its message
+    (``violation_error_message``) on ``field``, so a form shows it beside that input.
+
+    The field is not schema: migrations see a plain ``CheckConstraint``."""
+
+    def __init__(self, *, field: str, **kwargs):
+        super().__init__(**kwargs)
+        self.field = field
+
+    def validate(self, model, instance, **kwargs):
+        try:
+            super().validate(model, instance, **kwargs)
+        except ValidationError as exc:
+            raise ValidationError({self.field: exc.error_list}) from None
+
+    def deconstruct(self):
+        _, args, kwargs = super().deconstruct()
+        return "django.db.models.CheckConstraint", args, kwargs
+
+    def clone(self):
+        _, args, kwargs = self.deconstruct()
+        return type(self)(*args, field=self.field, **kwargs)
+
+
+def _non_negative(**labels: str) -> list[FieldCheckConstraint]:
     return [
-        models.CheckConstraint(
+        FieldCheckConstraint(
             condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
             name=f"deal_{name}_not_negative",
+            violation_error_message=f"{label} must not be negative.",
+            field=name,
         )
-        for name in fields
+        for name, label in labels.items()
     ]
 
 
-def _positive(*fields: str) -> list[models.CheckConstraint]:
+def _positive(**labels: str) -> list[FieldCheckConstraint]:
     return [
-        models.CheckConstraint(
-            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gt": 0}), name=f"deal_{name}_positive"
+        FieldCheckConstraint(
+            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gt": 0}),
+            name=f"deal_{name}_positive",
+            violation_error_message=f"{label} must be more than $0.",
+            field=name,
         )
-        for name in fields
+        for name, label in labels.items()
     ]
 
 
@@ -140,24 +170,38 @@ class Deal(models.Model):
     class Meta:
         ordering = ["-profit_cents", "asin"]
         constraints = [
-            models.CheckConstraint(condition=Q(asin__regex=ASIN_PATTERN), name="deal_asin_format"),
-            *_non_negative(
-                "price_now_cents",
-                "fba_fee_cents",
-                "all_in_cost_cents",
-                "amazon_fees_cents",
-                "list_at_override_cents",
+            FieldCheckConstraint(
+                condition=Q(asin__regex=ASIN_PATTERN),
+                name="deal_asin_format",
+                violation_error_message="The ASIN must be 10 digits or upper-case letters.",
+                field="asin",
             ),
-            *_positive("one_year_avg_cents", "list_at_cents", "list_at_computed_cents"),
-            models.CheckConstraint(
+            *_non_negative(
+                price_now_cents="Price now",
+                fba_fee_cents="FBA pick & pack",
+                all_in_cost_cents="All-in cost",
+                amazon_fees_cents="Amazon fees",
+                list_at_override_cents="List at, staff override",
+            ),
+            *_positive(one_year_avg_cents="1yr avg", list_at_computed_cents="List at, computed"),
+            FieldCheckConstraint(  # the computed List at has its own rule: $0 here is an override
+                condition=Q(list_at_cents__isnull=True) | Q(list_at_cents__gt=0),
+                name="deal_list_at_cents_positive",
+                violation_error_message="List at must be more than $0.",
+                field="list_at_override_cents",
+            ),
+            FieldCheckConstraint(
                 condition=Q(referral_percent__isnull=True)
                 | Q(referral_percent__gte=0, referral_percent__lte=100),
                 name="deal_referral_percent_range",
+                violation_error_message="Referral percent must be between 0 and 100.",
+                field="referral_percent",
             ),
             models.CheckConstraint(
                 condition=Q(margin_percent__isnull=True)
                 | Q(margin_percent__gte=MARGIN_FLOOR, margin_percent__lte=100),
                 name="deal_margin_sane",
+                violation_error_message=f"The margin must be between {MARGIN_FLOOR} and 100 percent.",
             ),
             models.CheckConstraint(
                 condition=Q(profit_cents__isnull=True)
@@ -166,13 +210,20 @@ class Deal(models.Model):
                 | Q(amazon_fees_cents__isnull=True)
                 | Q(profit_cents=F("list_at_cents") - F("all_in_cost_cents") - F("amazon_fees_cents")),
                 name="deal_profit_matches_inputs",
+                violation_error_message="The profit must be List at minus the all-in cost and Amazon fees.",
             ),
             models.CheckConstraint(
                 condition=Q(list_at_override_cents__isnull=True)
                 | Q(list_at_cents=F("list_at_override_cents")),
                 name="deal_override_is_effective",
+                violation_error_message="The List at override must be the effective List at.",
             ),
-            models.CheckConstraint(condition=Q(quality__in=Quality.values), name="deal_quality_valid"),
+            FieldCheckConstraint(
+                condition=Q(quality__in=Quality.values),
+                name="deal_quality_valid",
+                violation_error_message="The quality must be complete, incomplete or unrepairable.",
+                field="quality",
+            ),
             models.CheckConstraint(
                 condition=~Q(quality=Quality.COMPLETE)
                 | Q(
@@ -182,6 +233,7 @@ class Deal(models.Model):
                     profit_cents__isnull=False,
                 ),
                 name="deal_complete_has_its_inputs",
+                violation_error_message="A complete deal needs price now, 1yr avg, List at and profit.",
             ),
         ]
         indexes = [
@@ -231,9 +283,17 @@ class Candidate(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(asin__regex=ASIN_PATTERN), name="candidate_asin_format"),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "done", "failed"]), name="candidate_status_valid"
+            FieldCheckConstraint(
+                condition=Q(asin__regex=ASIN_PATTERN),
+                name="candidate_asin_format",
+                violation_error_message="The ASIN must be 10 digits or upper-case letters.",
+                field="asin",
+            ),
+            FieldCheckConstraint(
+                condition=Q(status__in=["pending", "done", "failed"]),
+                name="candidate_status_valid",
+                violation_error_message="The status must be pending, done or failed.",
+                field="status",
             ),
         ]
         indexes = [

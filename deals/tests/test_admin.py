@@ -249,16 +249,16 @@ def test_saving_an_unchanged_form_writes_no_history_row(editor_client, make_deal
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("price_now_cents", "-5", "Price now ($) must not be negative."),
+        ("price_now_cents", "-5", "Price now must not be negative."),
         ("price_now_cents", "abc", "Enter an amount in dollars"),
         ("price_now_cents", "12.345", "at most two decimals"),
         ("price_now_cents", "99999999999999", "too large"),
-        ("one_year_avg_cents", "0", "1yr avg ($) must be more than 0."),
-        ("fba_fee_cents", "-1.50", "FBA pick & pack ($) must not be negative."),
-        ("referral_percent", "150", "Referral % must be between 0 and 100."),
+        ("one_year_avg_cents", "0", "1yr avg must be more than $0."),
+        ("fba_fee_cents", "-1.50", "FBA pick & pack must not be negative."),
+        ("referral_percent", "150", "Referral percent must be between 0 and 100."),
         ("referral_percent", "abc", "Enter a number."),
         ("list_at_override_cents", "0", "List at must be more than $0."),
-        ("list_at_override_cents", "-3", "List at, staff override ($) must not be negative."),
+        ("list_at_override_cents", "-3", "List at, staff override must not be negative."),
         ("title", "x" * 501, "at most 500 characters"),
     ],
 )

@@ -78,6 +78,16 @@ def test_a_candidate_needs_a_real_asin():
         Candidate.objects.create(asin="not-asin!!")
 
 
+@pytest.mark.parametrize("model", [Deal, Candidate])
+def test_every_rule_says_in_words_what_is_wrong_and_where(model):
+    """The admin form shows each rule's own message beside its field (if it has one), never
+    Django's "Constraint ... is violated"."""
+    for constraint in model._meta.constraints:
+        assert constraint.violation_error_message != constraint.default_violation_error_message
+        field = getattr(constraint, "field", None)
+        assert field is None or model._meta.get_field(field), constraint.name
+
+
 @pytest.mark.parametrize(
     ("change", "shown"),
     [
