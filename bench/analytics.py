@@ -19,8 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deals.keepa.analytics import analyse
-from deals.keepa.catalogue import build_catalogue, unix_to_keepa_minutes
+from deals.keepa.facts import unix_to_keepa_minutes
 from deals.keepa.product import parse_product
+from keepasim.catalogue import build_catalogue
 
 GOAL_PER_SECOND = 500
 NOW_UNIX = 1_700_000_000

@@ -48,11 +48,10 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from deals import jobs  # noqa: E402
-from deals.discovery import DEAL_PAGE_SIZE  # noqa: E402
-from deals.harness import API_KEY, PipelineStack  # noqa: E402
-from deals.keepa.client import DEAL_PAGE_COST  # noqa: E402
+from deals.keepa.facts import DEAL_PAGE_COST, DEAL_PAGE_SIZE  # noqa: E402
 from deals.models import Candidate, Deal, DiscoverySelection, JobRun  # noqa: E402
 from dealsite.embedded_redis import ensure_redis  # noqa: E402
+from keepasim.harness import API_KEY, PipelineStack  # noqa: E402
 
 SIMULATED_SECONDS = 2 * 3600
 COLUMNS = (
@@ -175,7 +174,7 @@ def main() -> None:
         "so two workers' real CPU keeps up: x30 at 20/min)",
     )
     args = parser.parse_args()
-    logging.getLogger("deals.keepa.simulator").setLevel(logging.WARNING)  # one line per call
+    logging.getLogger("keepasim.simulator").setLevel(logging.WARNING)  # one line per call
     base_url, embedded = ensure_redis(os.environ.get("REDIS_URL"))
     redis_url = base_url.rsplit("/", 1)[0] + "/12"
     create_database()

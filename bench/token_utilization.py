@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fakeredis
 import redis
 
-from deals.keepa.token_rules import KeepaTokenLedger
+from keepasim.token_rules import KeepaTokenLedger
 from tokens.bucket import RedisTokenBucket
 from tokens.clock import FakeClock
 from tokens.interface import Grant, TokenReading

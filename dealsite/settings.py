@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "tokens",
     "deals",
     "diagnostics",
+    "keepasim",
 ]
 
 MIDDLEWARE = [

@@ -34,20 +34,20 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from deals.keepa.product import (
+from deals.keepa.facts import (
     AMAZON,
     COUNT_NEW,
     COUNT_USED,
+    DAY,
     KEEPA_EPOCH_OFFSET_MINUTES,
     NEW,
     SALES,
     USED,
-    ProductSnapshot,
     datetime_to_keepa_minutes,
     keepa_minutes_to_datetime,
 )
+from deals.keepa.product import ProductSnapshot
 
-DAY = 24 * 60  # Keepa minutes
 CONFIRM_WINDOW = 240 * 60
 SALES_LOOKBACK = 730 * DAY
 ONE_YEAR = 365 * DAY

@@ -33,18 +33,20 @@ from deals.keepa.errors import (
     PaymentRequired,
     TransientError,
 )
+from deals.keepa.facts import (
+    BUYBOX_COST,
+    DEAL_PAGE_COST,
+    FRESH_UPDATE_COST,
+    MAX_ASINS_PER_CALL,
+    OFFERS_PAGE_COST,
+    OFFERS_PAGE_SIZE,
+)
 from deals.keepa.redaction import install_library_log_filters, redact
 from tokens.clock import Clock, get_clock
 from tokens.interface import Grant, MalformedReading, Refusal, TokenBucket, TokenReading, UnlimitedBucket
 
 logger = logging.getLogger(__name__)
 
-MAX_ASINS_PER_CALL = 100
-DEAL_PAGE_COST = 5
-OFFERS_PAGE_SIZE = 10
-OFFERS_PAGE_COST = 6
-BUYBOX_COST = 2
-FRESH_UPDATE_COST = 1
 # Used when a 429 carries no readable envelope: one refill period.
 FALLBACK_WAIT_SECONDS = 60.0
 
@@ -75,7 +77,7 @@ def matched_total(deals: Mapping[str, Any]) -> int | None:
 def estimate_product_cost(
     asin_count: int, *, offers: int | None = None, buybox: bool = False, update: int | None = None
 ) -> int:
-    """Upper bound of what a /product call costs (KEEPA.md): Keepa charges per product
+    """Upper bound of what a /product call costs (``facts``): Keepa charges per product
     *returned* and per offer page *found*, so the real charge can only be lower."""
     per_product = OFFERS_PAGE_COST * math.ceil(offers / OFFERS_PAGE_SIZE) if offers else 1
     if buybox and not offers:

@@ -10,40 +10,26 @@ from the derived "current" values. Shipping-type slots (triples) are read as pri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-KEEPA_EPOCH_OFFSET_MINUTES = 21_564_000
-CSV_SLOTS = 36
-AMAZON, NEW, USED, SALES = 0, 1, 2, 3
-COUNT_NEW, COUNT_USED = 11, 12
-TRIPLE_SLOTS = frozenset({7, *range(18, 30), 32})
-CSV_NAMES = (
-    "AMAZON", "NEW", "USED", "SALES", "LISTPRICE", "COLLECTIBLE", "REFURBISHED", "NEW_FBM_SHIPPING",
-    "LIGHTNING_DEAL", "WAREHOUSE", "NEW_FBA", "COUNT_NEW", "COUNT_USED", "COUNT_REFURBISHED",
-    "COUNT_COLLECTIBLE", "EXTRA_INFO_UPDATES", "RATING", "COUNT_REVIEWS", "BUY_BOX_SHIPPING",
-    "USED_NEW_SHIPPING", "USED_VERY_GOOD_SHIPPING", "USED_GOOD_SHIPPING", "USED_ACCEPTABLE_SHIPPING",
-    "COLLECTIBLE_NEW_SHIPPING", "COLLECTIBLE_VERY_GOOD_SHIPPING", "COLLECTIBLE_GOOD_SHIPPING",
-    "COLLECTIBLE_ACCEPTABLE_SHIPPING", "REFURBISHED_SHIPPING", "EBAY_NEW_SHIPPING", "EBAY_USED_SHIPPING",
-    "TRADE_IN", "RENT", "BUY_BOX_USED_SHIPPING", "PRIME_EXCL", "COUNT_NEW_FBA", "COUNT_NEW_FBM",
-)  # fmt: skip
+from deals.keepa.facts import (
+    AMAZON,
+    COUNT_NEW,
+    COUNT_USED,
+    CSV_NAMES,
+    CSV_SLOTS,
+    NEW,
+    SALES,
+    TRIPLE_SLOTS,
+    USED,
+    keepa_minutes_to_datetime,
+)
+
 STAT_ARRAYS = ("current", "avg", "avg30", "avg90", "avg180", "avg365")
 # Keepa minutes that map to years 2011..2100: anything else is garbage, not a time.
 _MAX_MINUTES = 47_000_000
-_EPOCH = datetime(2011, 1, 1, tzinfo=UTC)
-
-
-def keepa_minutes_to_datetime(t: int) -> datetime:
-    """``unix_ms = (t + 21564000) * 60000``, i.e. minutes since 2011-01-01 00:00 UTC."""
-    return _EPOCH + timedelta(minutes=t)
-
-
-def datetime_to_keepa_minutes(moment: datetime) -> int:
-    """Naive datetimes are taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int((moment - _EPOCH).total_seconds() // 60)
 
 
 def _is_int(value: Any) -> bool:

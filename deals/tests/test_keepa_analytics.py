@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deals.keepa.analytics import analyse, div_half_even, infer_sales, remove_outliers
-from deals.keepa.product import datetime_to_keepa_minutes, keepa_minutes_to_datetime, parse_product
+from deals.keepa.facts import datetime_to_keepa_minutes, keepa_minutes_to_datetime
+from deals.keepa.product import parse_product
 
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
 START = datetime(2023, 1, 1, tzinfo=UTC)

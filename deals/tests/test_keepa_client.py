@@ -22,7 +22,7 @@ from deals.keepa.errors import (
     PaymentRequired,
     TransientError,
 )
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 from tokens.interface import Grant, Refusal, TokenReading
 

@@ -16,8 +16,8 @@ from deals import backfill, discovery
 from deals.keepa.client import KeepaClient
 from deals.keepa.errors import NotEnoughTokens
 from deals.keepa.product import keepa_minutes_to_datetime
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
 from deals.models import Candidate, Deal, DiscoverySelection
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 from tokens.interface import Grant, Refusal, TokenReading
 

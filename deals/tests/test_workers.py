@@ -17,8 +17,8 @@ from rq.utils import now as rq_now
 from rq.utils import utcformat
 
 from deals import jobs
-from deals.harness import API_KEY, PipelineStack
 from deals.models import Candidate, Deal, JobRun
+from keepasim.harness import API_KEY, PipelineStack
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -9,7 +9,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from rq import Queue, Worker
 
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
 from deals.models import Candidate, Deal, JobRun
 from diagnostics.checks import (
     Status,
@@ -21,6 +20,7 @@ from diagnostics.checks import (
     run_check,
     workers_result,
 )
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.bucket import BucketStatus
 from tokens.clock import FakeClock, use_clock
 

@@ -12,9 +12,9 @@ import pytest
 from django.test import override_settings
 
 from deals import jobs
-from deals.harness import API_KEY, PipelineStack
 from deals.models import Candidate, Deal
 from diagnostics.checks import check_workers
+from keepasim.harness import API_KEY, PipelineStack
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

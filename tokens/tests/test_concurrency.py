@@ -13,7 +13,7 @@ import redis
 
 from deals.keepa.client import KeepaClient
 from deals.keepa.errors import NotEnoughTokens
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.bucket import RedisTokenBucket
 from tokens.clock import ScaledClock
 

@@ -10,7 +10,7 @@ import fakeredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deals.keepa.token_rules import KeepaTokenLedger
+from keepasim.token_rules import KeepaTokenLedger
 from tokens.bucket import RedisTokenBucket
 from tokens.clock import FakeClock
 from tokens.interface import Grant, TokenReading

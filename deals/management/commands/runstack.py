@@ -92,7 +92,7 @@ class Command(BaseCommand):
 
     def _start_simulator(self, options):
         """The simulator runs in this process; children share its scaled clock via the epoch."""
-        from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+        from keepasim.simulator import KeepaSimulator, SimulatorConfig
         from tokens.clock import ScaledClock
 
         epoch = time.time()
@@ -107,7 +107,7 @@ class Command(BaseCommand):
             )
         )
         simulator.start()
-        logging.getLogger("deals.keepa.simulator").setLevel(logging.WARNING)
+        logging.getLogger("keepasim.simulator").setLevel(logging.WARNING)
         return simulator, {
             "KEEPA_API_KEY": DEMO_KEY,
             "KEEPA_BASE_URL": simulator.base_url,

@@ -1,4 +1,4 @@
-"""Keepa's token rules for one key, as the simulator enforces them (see KEEPA.md).
+"""Keepa's token rules for one key, as the simulator enforces them.
 
 Pure and clock-driven, so the simulator, the token benchmark and table-driven tests all
 agree on what Keepa would do: ``refill_rate`` tokens arrive in one batch every 60 s, the

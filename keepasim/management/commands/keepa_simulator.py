@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import ScaledClock
 
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import ScaledClock
 
 API_KEY = "harness-key-0123456789abcdef"

@@ -1,44 +1,20 @@
-"""The simulator behaves like Keepa: token rules, costs, the deal finder and its catalogue."""
+"""The simulator behaves like Keepa over HTTP: costs, errors, the deal finder, products."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
-from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
-from django.core.management import CommandError, call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deals.keepa.analytics import analyse
-from deals.keepa.catalogue import (
-    DAY,
-    CatalogueProduct,
-    build_catalogue,
-    build_product,
-    compute_stats,
-    unix_to_keepa_minutes,
-)
-from deals.keepa.product import parse_product
-from deals.keepa.simulator import KeepaSimulator, SimulatorConfig
-from deals.keepa.token_rules import KeepaTokenLedger
+from deals.keepa.facts import DAY, unix_to_keepa_minutes
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 
 KEY = "sim-key"
 NOW = unix_to_keepa_minutes(FakeClock().time())
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
@@ -55,30 +31,6 @@ def deal_page(sim, **selection):
     response = get(sim, "deal", selection=json.dumps(selection))
     assert response.status_code == 200, response.text
     return response.json()["deals"]["dr"]
-
-
-# --- Keepa's token rules --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("start", "advance", "cost", "allowed", "after"),
-    [
-        pytest.param(0, 59, 1, False, 0, id="no refill before a full minute"),
-        pytest.param(0, 60, 1, True, 4, id="one batch of refill_rate after 60 s"),
-        pytest.param(0, 180, 0, True, 15, id="refills accumulate once a minute"),
-        pytest.param(300, 600, 10, True, 290, id="never above 60 x rate"),
-        pytest.param(298, 120, 0, True, 300, id="a partial bucket fills only to the cap"),
-        pytest.param(3, 0, 10, True, -7, id="a positive balance is charged in full, into the negative"),
-        pytest.param(0, 0, 10, False, 0, id="zero balance: refused, costs nothing"),
-        pytest.param(-7, 0, 1, False, -7, id="negative balance: refused, costs nothing"),
-        pytest.param(-7, 120, 1, True, 2, id="two refills bring -7 back above zero"),
-    ],
-)
-def test_token_rules(clock, start, advance, cost, allowed, after):
-    ledger = KeepaTokenLedger(refill_rate=5, clock=clock, start_balance=start)
-    clock.advance(advance)
-    assert ledger.try_charge(cost) is allowed
-    assert ledger.balance() == after
 
 
 def test_429_carries_the_envelope_and_charges_nothing(sim, clock):
@@ -217,16 +169,7 @@ def test_a_deal_has_keepas_fields(sim, clock):
     assert now - 90 * DAY <= deal["creationDate"] <= now and now - 600 <= deal["lastUpdate"] <= now
 
 
-# --- the catalogue ----------------------------------------------------------------------
-
-
-ANCHOR = unix_to_keepa_minutes(1_700_000_000) // 60 * 60
-
-
-def test_catalogue_is_deterministic_per_seed_and_index():
-    small, large = build_catalogue(7, 20, ANCHOR), build_catalogue(7, 30, ANCHOR)
-    assert [(p.asin, p.csv) for p in small] == [(p.asin, p.csv) for p in list(large)[:20]]
-    assert build_catalogue(8, 20, ANCHOR).products[0].asin != small.products[0].asin
+# --- products ---------------------------------------------------------------------------
 
 
 def test_products_are_keepa_shaped(sim, clock):
@@ -268,50 +211,6 @@ def test_history_days_and_no_history(sim):
     assert bare == [None] * 36
 
 
-def test_the_catalogue_mixes_awkward_products_with_plenty_of_deals(sim, clock):
-    kinds = Counter(p.kind for p in sim.catalogue)
-    assert kinds["ordinary"] == 450 and len(kinds) == 6  # one in ten is awkward, five kinds
-
-    now_minutes = unix_to_keepa_minutes(clock.time())
-    now = datetime.fromtimestamp(clock.time(), UTC)
-    results: dict[str, list] = {}
-    for product in sim.catalogue:
-        raw = product.to_json(now_minutes, stats_days=365, history=True, days=None, offers=None, buybox=False)
-        results.setdefault(product.kind, []).append(
-            analyse(parse_product(json.loads(json.dumps(raw))), now=now)
-        )
-
-    assert not any(a.complete for kind in ("empty", "no_sales", "absurd", "no_used") for a in results[kind])
-    cheap = [a for a in results["ordinary"] if a.complete and 100 * a.price_now_cents <= 55 * a.list_at_cents]
-    assert len(cheap) >= 100
-    seasons = Counter(a.peak_season for a in results["ordinary"] if a.peak_season)
-    assert {season for season, _ in seasons.most_common(2)} == {"August", "January"}
-
-
-def test_stats_are_time_weighted_means_that_skip_gaps():
-    t0 = ANCHOR - 50 * DAY
-    csv: list = [None] * 36
-    csv[2] = [t0, 1000, t0 + 30 * DAY, -1, t0 + 40 * DAY, 2000]
-    product = CatalogueProduct(
-        asin="0000000009", title="T", kind="ordinary", categories=[], binding="Paperback",
-        publication_date=20200101, package_weight=500, pick_and_pack_fee=306, referral_percent=15.0,
-        tracking_since=t0, last_update=ANCHOR, csv=csv,
-    )  # fmt: skip
-
-    stats = compute_stats(product, ANCHOR, 365)
-
-    # 30 days at 1000, 10 days without an offer (skipped), 10 days at 2000.
-    assert stats["avg365"][2] == (1000 * 30 + 2000 * 10) // 40 == 1250
-    # The last 30 days: 10 at 1000, the 10-day gap, 10 at 2000.
-    assert stats["avg30"][2] == (1000 * 10 + 2000 * 10) // 20 == 1500
-    assert stats["current"][2] == 2000 and stats["outOfStockPercentage90"][2] == 20
-    assert stats["min"][2] == [t0, 1000] and stats["max"][2] == [t0 + 40 * DAY, 2000]
-
-
-def test_building_one_product_needs_no_catalogue():
-    assert build_product(1, 3, ANCHOR).csv == build_catalogue(1, 5, ANCHOR).products[3].csv
-
-
 def test_a_stopped_simulator_answers_nothing_even_on_a_kept_alive_connection(clock):
     """Benchmarks stop Keepa at their cut-off: no token may be spent after it."""
     simulator = KeepaSimulator(SimulatorConfig(keys={KEY: 5}, clock=clock, products=50)).__enter__()
@@ -322,49 +221,6 @@ def test_a_stopped_simulator_answers_nothing_even_on_a_kept_alive_connection(clo
         with pytest.raises(requests.ConnectionError):
             session.get(url, params={"key": KEY}, timeout=10)
     assert simulator.stats.calls["token"] == 1
-
-
-# --- the management command -------------------------------------------------------------
-
-
-def test_command_rejects_bad_rates():
-    with pytest.raises(CommandError):
-        call_command("keepa_simulator", "--error-rate", "2")
-
-
-@pytest.mark.slow
-def test_command_serves_until_interrupted():
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "keepa_simulator",
-            "--port",
-            "0",
-            "--key",
-            "a",
-            "--key",
-            "b",
-            "--products",
-            "20",
-        ],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        banner = process.stdout.readline()
-        base = re.search(r"on (http://[0-9.]+:[0-9]+)", banner).group(1)
-        assert requests.get(f"{base}/token", params={"key": "b"}, timeout=5).status_code == 200
-        assert requests.get(f"{base}/token", params={"key": "c"}, timeout=5).status_code == 402
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, errors = process.communicate(timeout=10)
-    assert process.returncode == 0
-    assert "GET /token -> 402" in errors and "key=" not in errors
 
 
 # --- bad input is a 400, never a 500 ------------------------------------------------------

@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import random
-import re
 import threading
 import time
 from collections import Counter, deque
@@ -36,18 +35,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from deals.keepa.catalogue import AMAZON, SALES, Catalogue, build_catalogue, unix_to_keepa_minutes
-from deals.keepa.product import CSV_SLOTS
+from deals.keepa.facts import (
+    AMAZON,
+    ASIN_RE,
+    BUYBOX_COST,
+    CSV_SLOTS,
+    DEAL_PAGE_COST,
+    DEAL_PAGE_SIZE,
+    FRESH_UPDATE_COST,
+    MAX_ASINS_PER_CALL,
+    OFFERS_PAGE_COST,
+    OFFERS_PAGE_SIZE,
+    SALES,
+    SORT_BY_DEAL_AGE,
+    SORT_BY_DELTA,
+    SORT_BY_DELTA_PERCENT,
+    SORT_BY_SALES_RANK,
+    unix_to_keepa_minutes,
+)
 from deals.keepa.redaction import redact
-from deals.keepa.token_rules import KeepaTokenLedger
+from keepasim.catalogue import Catalogue, build_catalogue
+from keepasim.token_rules import KeepaTokenLedger
 from tokens.clock import Clock, RealClock, ScaledClock
 
 logger = logging.getLogger(__name__)
 
-DEAL_PAGE_SIZE = 150
-DEAL_PAGE_COST = 5
 FAULT_KINDS = ("drop", "error", "malformed", "slow")
-_ASIN = re.compile(r"^[A-Z0-9]{10}$")
 _RANGE_NAMES = ("currentRange", "deltaRange", "deltaPercentRange", "salesRankRange")
 
 
@@ -324,10 +337,10 @@ class KeepaSimulator:
         if raw_asins is None:
             raise BadParameter("the asin parameter is required (code lookups are not simulated)")
         asins = list(dict.fromkeys(a.strip().upper() for a in raw_asins.split(",")))
-        if not asins or not all(_ASIN.match(a) for a in asins):
+        if not asins or not all(ASIN_RE.match(a) for a in asins):
             raise BadParameter("asin must be a comma-separated list of 10-character ASINs")
-        if len(asins) > 100:
-            raise BadParameter("at most 100 ASINs per request")
+        if len(asins) > MAX_ASINS_PER_CALL:
+            raise BadParameter(f"at most {MAX_ASINS_PER_CALL} ASINs per request")
         stats = _int_param(query, "stats", 0, 100_000, default=0)
         history = _int_param(query, "history", 0, 1, default=1)
         days = _int_param(query, "days", 1, 100_000, default=None)
@@ -350,11 +363,13 @@ class KeepaSimulator:
                 )
             )
             if offers:
-                cost += 6 * max(1, math.ceil(product.offers_found(offers, now) / 10))
+                cost += OFFERS_PAGE_COST * max(
+                    1, math.ceil(product.offers_found(offers, now) / OFFERS_PAGE_SIZE)
+                )
             else:
-                cost += 1 + (2 if buybox else 0)
+                cost += 1 + (BUYBOX_COST if buybox else 0)
             if update == 0:
-                cost += 1
+                cost += FRESH_UPDATE_COST
         return {"products": products}, cost
 
     @staticmethod
@@ -390,8 +405,8 @@ class KeepaSimulator:
             raise BadParameter("priceTypes must hold exactly one price type")
         price_type = _as_int(price_types[0], "priceTypes", 0, CSV_SLOTS - 1)
         date_range = _as_int(selection.get("dateRange", 0), "dateRange", 0, 3)
-        sort_type = _as_int(selection.get("sortType", 4), "sortType", -4, 4)
-        if sort_type == -1:
+        sort_type = _as_int(selection.get("sortType", SORT_BY_DELTA_PERCENT), "sortType", -4, 4)
+        if sort_type == -SORT_BY_DEAL_AGE:
             raise BadParameter("sortType 1 (deal age) is not invertible")
         ranges_on = _as_bool(selection.get("isRangeEnabled", True))
         filters_on = _as_bool(selection.get("isFilterEnabled", True))
@@ -463,12 +478,12 @@ def _sort_key(sort_type: int, price_type: int, date_range: int):
     """Keepa's sort orders: 1 newest first, 2 biggest delta, 3 best rank, 4 biggest percent;
     negative values invert (ties by ASIN so pages are stable)."""
     sign = -1 if sort_type < 0 else 1
-    kind = abs(sort_type) or 4
-    if kind == 1:
+    kind = abs(sort_type) or SORT_BY_DELTA_PERCENT
+    if kind == SORT_BY_DEAL_AGE:
         return lambda d: (-d["creationDate"], d["asin"])
-    if kind == 2:
+    if kind == SORT_BY_DELTA:
         return lambda d: (-sign * d["delta"][date_range][price_type], d["asin"])
-    if kind == 3:
+    if kind == SORT_BY_SALES_RANK:
         return lambda d: (d["current"][SALES] < 0, sign * d["current"][SALES], d["asin"])
     return lambda d: (-sign * d["deltaPercent"][date_range][price_type], d["asin"])
 
