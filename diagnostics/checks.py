@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rq.defaults import DEFAULT_WORKER_TTL
+
 from tokens.reporting import duration
 
 #: How many refill ticks (Keepa refills once a minute) without progress count as "stalled".
 STALL_TICKS = 3
 REFILL_TICK_SECONDS = 60
-#: A worker whose heartbeat is older than this is presumed dead (rq beats every ~60 s).
-WORKER_HEARTBEAT_MAX_AGE = 180
+#: Slack past a worker's TTL before its silence means it is gone (see ``heartbeat_max_age``).
+WORKER_HEARTBEAT_MARGIN_SECONDS = 30
 #: A bucket reading older than this while work is due means nothing talks to Keepa.
 BUCKET_STALE_SECONDS = 3600
 
@@ -127,14 +129,30 @@ def bucket_result(status: Any, *, stale_after_seconds: float = BUCKET_STALE_SECO
     return CheckResult("bucket", Status.OK, f"active: {level}, {status.in_flight_tokens} in flight", data)
 
 
-def workers_result(heartbeats: Sequence[tuple[str, datetime | None]], *, now: datetime) -> CheckResult:
-    """Workers alive means a heartbeat within ``WORKER_HEARTBEAT_MAX_AGE``."""
+def heartbeat_max_age(worker_ttl: int | None = None) -> int:
+    """How old a live worker's last heartbeat can be: its TTL (rq's default when unknown)
+    plus ``WORKER_HEARTBEAT_MARGIN_SECONDS``.
+
+    A busy rq worker beats every 30 s, but an idle one beats once per blocking dequeue, which
+    waits up to ``worker_ttl - 15`` s (420 - 15 by default) for a job. Redis hands each job to
+    one waiting worker, so with more than a few idle workers each can stay silent that long.
+    The margin covers clock skew between the worker's host and ours and a slow maintenance
+    pass; rq itself drops the worker's key ``worker_ttl + 60`` s after its last beat.
+    """
+    return (worker_ttl or DEFAULT_WORKER_TTL) + WORKER_HEARTBEAT_MARGIN_SECONDS
+
+
+def workers_result(
+    heartbeats: Sequence[tuple[str, datetime | None, int | None]], *, now: datetime
+) -> CheckResult:
+    """``heartbeats`` holds (name, last heartbeat, worker TTL); a worker is alive while its
+    last heartbeat is within ``heartbeat_max_age`` of its TTL."""
     alive = [
         name
-        for name, beat in heartbeats
-        if beat is not None and (now - beat).total_seconds() <= WORKER_HEARTBEAT_MAX_AGE
+        for name, beat, ttl in heartbeats
+        if beat is not None and (now - beat).total_seconds() <= heartbeat_max_age(ttl)
     ]
-    dead = [name for name, _beat in heartbeats if name not in alive]
+    dead = [name for name, _beat, _ttl in heartbeats if name not in alive]
     data = {"alive": alive, "stale": dead}
     if not alive:
         return CheckResult("workers", Status.FAIL, "no worker has a recent heartbeat: nothing will run", data)
@@ -222,11 +240,14 @@ def check_queues(connection=None) -> CheckResult:
 
 
 def check_workers(connection=None) -> CheckResult:
+    """rq keeps no worker's TTL in Redis: a worker read back carries its class's, rq's default
+    unless the class sets another (our units start workers with the default)."""
     from rq import Worker
 
     workers = Worker.all(connection=connection or _redis())
     return workers_result(
-        [(worker.name, _aware(worker.last_heartbeat)) for worker in workers], now=datetime.now(UTC)
+        [(worker.name, _aware(worker.last_heartbeat), worker.worker_ttl) for worker in workers],
+        now=datetime.now(UTC),
     )
 
 

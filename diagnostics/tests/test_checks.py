@@ -8,13 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 from rq import Queue, Worker
+from rq.defaults import DEFAULT_WORKER_TTL
+from rq.utils import utcformat
 
 from deals.models import Candidate, Deal, JobRun
 from diagnostics.checks import (
+    WORKER_HEARTBEAT_MARGIN_SECONDS,
     Status,
     bucket_result,
+    check_workers,
     classify_progress,
     deals_result,
+    heartbeat_max_age,
     last_runs_result,
     queues_result,
     run_check,
@@ -112,10 +117,33 @@ def test_workers_need_a_recent_heartbeat():
     now = datetime(2026, 1, 1, tzinfo=UTC)
     fresh, old = now - timedelta(seconds=30), now - timedelta(minutes=10)
     assert workers_result([], now=now).status == Status.FAIL
-    assert workers_result([("a", old), ("b", None)], now=now).status == Status.FAIL
-    mixed = workers_result([("a", fresh), ("b", old)], now=now)
+    assert workers_result([("a", old, None), ("b", None, None)], now=now).status == Status.FAIL
+    mixed = workers_result([("a", fresh, None), ("b", old, None)], now=now)
     assert (mixed.status, mixed.data) == (Status.WARN, {"alive": ["a"], "stale": ["b"]})
-    assert workers_result([("a", fresh)], now=now).status == Status.OK
+    assert workers_result([("a", fresh, None)], now=now).status == Status.OK
+
+
+def test_an_idle_worker_is_alive_until_its_ttl_has_passed():
+    """Idle rq workers beat once per blocking dequeue (up to their TTL less 15 s), not every
+    minute: five idle workers sharing the jobs must not look dead."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert heartbeat_max_age() == DEFAULT_WORKER_TTL + WORKER_HEARTBEAT_MARGIN_SECONDS
+    assert heartbeat_max_age(600) == 600 + WORKER_HEARTBEAT_MARGIN_SECONDS
+    idle = [(f"w{i}", now - timedelta(minutes=5), DEFAULT_WORKER_TTL) for i in range(5)]
+    assert workers_result(idle, now=now).status == Status.OK
+    gone = now - timedelta(seconds=heartbeat_max_age(DEFAULT_WORKER_TTL) + 1)
+    stale = workers_result([*idle, ("gone", gone, DEFAULT_WORKER_TTL)], now=now)
+    assert (stale.status, stale.data["stale"]) == (Status.WARN, ["gone"])
+    # A worker configured with a longer TTL dequeues longer between beats.
+    assert workers_result([("slow", gone, 900)], now=now).status == Status.OK
+
+
+def test_check_workers_reads_each_workers_last_heartbeat_and_ttl(real_redis):
+    worker = _live_worker(real_redis)
+    assert check_workers(real_redis).data == {"alive": [worker.name], "stale": []}
+    beat = datetime.now(UTC) - timedelta(seconds=heartbeat_max_age(worker.worker_ttl) + 5)
+    real_redis.hset(worker.key, "last_heartbeat", utcformat(beat))
+    assert check_workers(real_redis).data == {"alive": [], "stale": [worker.name]}
 
 
 def test_queues_warn_on_failed_jobs():
