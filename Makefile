@@ -1,5 +1,6 @@
 # The two commands: `make run` (the whole system on embedded defaults) and `make test`.
 # Each sets itself up from a fresh clone: a virtualenv with the exact pins.
+# DEBUG is off unless set (dealsite/settings.py): development turns it on here.
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,10 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(PY) manage.py runstack $(RUN_ARGS)
+	DEBUG=1 $(PY) manage.py runstack $(RUN_ARGS)
 
 test: $(STAMP) chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # The browser test drives Debian's chromium: installed here when missing and we are root;
 # otherwise that test skips with a message (and fails under CI=true).
@@ -36,7 +37,7 @@ chromium:
 
 # The model and constraint tests again on SQLite, whatever DATABASE_URL says.
 test-sqlite: $(STAMP)
-	DATABASE_URL= $(PY) -m pytest deals/tests/test_models.py $(PYTEST_ARGS)
+	DEBUG=1 DATABASE_URL= $(PY) -m pytest deals/tests/test_models.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealsite.settings")
+os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault(
     "DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='dealsite-bench-')}/pipeline.sqlite3"
 )

@@ -1,8 +1,10 @@
 """Settings for dealsite: one module, driven by the environment, with embedded defaults.
 
-Development (the default, ``DEBUG=1``) needs nothing set: SQLite in the project, Redis at
-``REDIS_URL`` (``make run`` starts an embedded one when none answers) and the built-in Keepa
-simulator when ``KEEPA_API_KEY`` is unset. Production sets ``DEBUG=0``, ``SECRET_KEY``,
+``DEBUG`` is off unless the environment turns it on, so a production host missing its
+environment fails loudly instead of running with development defaults. Development needs only
+``DEBUG=1`` (``make run``, ``make test`` and the pytest configuration set it): SQLite in the
+project, Redis at ``REDIS_URL`` (``make run`` starts an embedded one when none answers) and the
+built-in Keepa simulator when ``KEEPA_API_KEY`` is unset. Production sets ``SECRET_KEY``,
 ``ALLOWED_HOSTS`` and ``DATABASE_URL``; ``manage.py check --deploy`` is then clean.
 """
 
@@ -32,12 +34,12 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (DEBUG=1 for development)")
     SECRET_KEY = "dev-only-insecure-key-never-used-with-debug-off"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
@@ -197,6 +199,28 @@ DEALSITE_BUSINESS = {
     "TAX_EXEMPT": env_bool("DEALSITE_TAX_EXEMPT", False),
     "DEFAULT_FBA_FEE_CENTS": int(os.environ.get("DEALSITE_DEFAULT_FBA_FEE_CENTS", "550")),
     "DEFAULT_REFERRAL_PERCENT": Decimal(os.environ.get("DEALSITE_DEFAULT_REFERRAL_PERCENT", "15")),
+}
+
+# --- Pipeline: the candidate backlog, retries, freshness (seconds on the token clock) ----
+DEALSITE_PIPELINE = {
+    # A claimed candidate whose worker died returns to the backlog after this.
+    "CLAIM_LEASE_SECONDS": int(os.environ.get("DEALSITE_CLAIM_LEASE_SECONDS", "600")),
+    # Plans refilling fewer tokens/min fetch one ASIN a call, so a burst never overdraws much.
+    "SMALL_PLAN_RATE": 20,
+    # Keepa's limit of ASINs per /product call.
+    "MAX_BATCH": 100,
+    "MAX_ATTEMPTS": int(os.environ.get("DEALSITE_MAX_ATTEMPTS", "5")),
+    # Doubles with each failed attempt.
+    "RETRY_BACKOFF_SECONDS": int(os.environ.get("DEALSITE_RETRY_BACKOFF_SECONDS", "300")),
+    "REFRESH_AFTER_SECONDS": int(os.environ.get("DEALSITE_REFRESH_AFTER_SECONDS", str(24 * 3600))),
+    "STALE_AFTER_SECONDS": int(os.environ.get("DEALSITE_STALE_AFTER_SECONDS", str(14 * 24 * 3600))),
+    "REPAIR_MAX_ATTEMPTS": int(os.environ.get("DEALSITE_REPAIR_MAX_ATTEMPTS", "3")),
+}
+# Pause between two runs of each periodic job chain.
+DEALSITE_JOB_INTERVALS = {
+    "discover": int(os.environ.get("DEALSITE_DISCOVER_INTERVAL_SECONDS", "600")),
+    "backfill": int(os.environ.get("DEALSITE_BACKFILL_INTERVAL_SECONDS", "60")),
+    "repair": int(os.environ.get("DEALSITE_REPAIR_INTERVAL_SECONDS", "900")),
 }
 
 # --- Token bucket -----------------------------------------------------------------------
