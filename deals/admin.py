@@ -14,7 +14,6 @@ The pipeline's own tables are registered by ``deals.pipeline_admin`` (imported b
 from __future__ import annotations
 
 import dataclasses
-import re
 from decimal import Decimal
 
 from django import forms
@@ -30,8 +29,8 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from deals import services
 from deals.models import Deal, Quality
+from deals.money import DollarsField, format_cents
 from deals.pipeline_admin import queue_refetch  # also registers Candidate, DiscoverySelection, JobRun
-from deals.pricing import parse_cents
 
 #: What staff may edit; everything else is computed or comes from Keepa.
 EDITABLE = (
@@ -49,54 +48,10 @@ DOLLAR_LABELS = {
     "fba_fee_cents": "FBA pick & pack ($)",
     "list_at_override_cents": "List at, staff override ($)",
 }
-_AMOUNT = re.compile(r"^(?P<sign>-?)\d+(\.\d{1,2})?$")
-
-
-def format_cents(cents: int | None) -> str:
-    """Integer cents as "$1,234.56" (no float on the way)."""
-    if cents is None:
-        return "-"
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
 
 
 def format_percent(value: Decimal | None) -> str:
     return "-" if value is None else f"{value}%"
-
-
-class DollarsField(forms.CharField):
-    """Integer cents edited as dollars: "12.34", "$1,234.56", "12"; blank clears the value.
-
-    Negative amounts are kept (as negative cents) so the model's rules reject them with
-    the field's own message; text that is no amount at all is refused here.
-    """
-
-    def prepare_value(self, value):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return format_cents(value).replace("$", "").replace(",", "")
-        return value
-
-    def to_python(self, value):
-        text = super().to_python(value)
-        if text in self.empty_values:
-            return None
-        text = text.replace("$", "").replace(",", "").replace(" ", "")
-        match = _AMOUNT.match(text)
-        if not match:
-            raise ValidationError(
-                "Enter an amount in dollars with at most two decimals, like 12.34.", code="invalid"
-            )
-        cents = parse_cents(text.lstrip("-"))
-        if cents is None:
-            raise ValidationError("That amount is too large.", code="max_value")
-        return -cents if match["sign"] else cents
-
-    def has_changed(self, initial, data):
-        try:
-            return self.to_python(data) != initial
-        except ValidationError:
-            return True
 
 
 class DealAdminForm(forms.ModelForm):

@@ -1,4 +1,5 @@
-"""Money: one parser for whatever a price arrives as, and the cost/profit arithmetic.
+"""The cost and profit arithmetic: fees, profit, margin, ROI (prices are parsed by
+``deals.money``).
 
 Pure functions on integer cents and Decimal percentages; no float ever holds money.
 Rounding rule: every derived cent amount (tax, referral fee) is rounded half-up to the cent
@@ -7,49 +8,10 @@ on its own, and percentages are rounded half-up to two decimals.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
 
-MAX_CENTS = 10**11  # a billion dollars: anything above is garbage, not a price
-_NO_VALUE = {"", "-", "--", "n/a", "na", "none", "null", "nan", "inf", "-inf", "infinity"}
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 CENT = Decimal("0.01")
-
-
-def _dollars_to_cents(dollars: Decimal) -> int | None:
-    if not dollars.is_finite() or dollars < 0:
-        return None
-    cents = int((dollars * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return cents if cents <= MAX_CENTS else None
-
-
-def parse_cents(value: Any) -> int | None:
-    """Whatever a price arrives as -> integer cents, or None for "no value".
-
-    Integers are cents (Keepa's unit; a negative one is Keepa's "no offer"); floats, Decimals
-    and strings are dollars ("$1,234.56", "12.5", "0"). Zero is a real zero: the caller
-    decides whether zero is acceptable. Negative, NaN, infinite, empty, "-", "N/A", booleans
-    and anything unparseable are "no value".
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 <= value <= MAX_CENTS else None
-    if isinstance(value, float):
-        try:
-            return _dollars_to_cents(Decimal(repr(value)))
-        except InvalidOperation:
-            return None
-    if isinstance(value, Decimal):
-        return _dollars_to_cents(value)
-    if isinstance(value, str):
-        text = value.strip().replace("$", "").replace(",", "").replace(" ", "")
-        if text.lower() in _NO_VALUE or not _NUMBER.match(text):
-            return None
-        return _dollars_to_cents(Decimal(text))
-    return None
 
 
 def percent_of(cents: int, percent: Decimal) -> int:

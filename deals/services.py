@@ -17,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from deals.models import MARGIN_FLOOR, Deal, Quality
-from deals.pricing import BusinessRules, compute_costs, parse_cents, percent_below
+from deals.money import parse_cents
+from deals.pricing import BusinessRules, compute_costs, percent_below
 
 PRICE_INPUTS = ("price_now_cents", "one_year_avg_cents", "list_at_cents", "fba_fee_cents")
 PLAIN_INPUTS = (

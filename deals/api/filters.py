@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from drf_spectacular.utils import extend_schema_field
 
 from deals.models import Deal
-from deals.pricing import MAX_CENTS
+from deals.money import MAX_CENTS
 
 CENT = Decimal("0.01")
 PERCENT_LIMIT = 10_000_000  # far beyond any margin or ROI; keeps the value inside numeric(10, 2)

@@ -17,8 +17,8 @@ from django.utils import timezone
 from rq import Queue
 
 from deals import backfill, jobs, services
-from deals.admin import format_cents
 from deals.models import Candidate, Deal, DiscoverySelection, Quality
+from deals.money import format_cents
 
 pytestmark = pytest.mark.django_db
 
