@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from redis.exceptions import RedisError
 
 from tokens import services
-from tokens.bucket import REASON_MAX_LENGTH, get_bucket
+from tokens.bucket import REASON_MAX_LENGTH
 from tokens.models import RechargeEvent
 from tokens.reporting import progress_bar, render
 
@@ -54,7 +54,7 @@ class RechargeEventAdmin(admin.ModelAdmin):
         context = {"can_toggle_recharge": request.user.has_perm("tokens.toggle_recharge")}
         context["reason_max_length"] = REASON_MAX_LENGTH
         try:
-            current = get_bucket().status()
+            current = services.get_bucket().status()
         except RedisError as exc:
             context["bucket_error"] = f"the token bucket is unreachable ({type(exc).__name__})"
         else:
@@ -81,7 +81,7 @@ class RechargeEventAdmin(admin.ModelAdmin):
             return back
         try:
             current = services.set_recharge(
-                get_bucket(), active=active == "on", reason=reason, actor="admin", user=request.user
+                services.get_bucket(), active=active == "on", reason=reason, actor="admin", user=request.user
             )
         except RedisError as exc:
             self.message_user(

@@ -40,7 +40,7 @@ from typing import Any
 
 import redis as redis_lib
 
-from tokens.clock import Clock, get_clock
+from tokens.clock import Clock
 from tokens.interface import Grant, Refusal, TokenReading
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class Transition:
     reason: str
     tokens: int
     refill_rate: int
+    at: float  # unix seconds of the bucket's clock
 
 
 Listener = Callable[[Transition], None] | None
@@ -258,7 +259,7 @@ class RedisTokenBucket:
         for record in reply["transitions"].split(_RECORD_SEP):
             action, old, new, actor, reason = record.split(_FIELD_SEP)
             tokens, rate = int(reply["tokens"]), int(reply["refill_rate"])
-            change = Transition(action, old, new, actor, reason, tokens, rate)
+            change = Transition(action, old, new, actor, reason, tokens, rate, int(reply["now"]) / 1000)
             alarming = reason.startswith("timeout") or action == "fatal_pause"
             level = logging.WARNING if alarming else logging.INFO
             log.log(level, "token bucket %s: %s -> %s by %s (%s)", action, old, new, actor, reason)
@@ -296,41 +297,3 @@ class RedisTokenBucket:
             fatal_reason=reply["fatal_reason"],
             now=now_ms / 1000,
         )
-
-
-_connections: dict[str, redis_lib.Redis] = {}
-
-
-def redis_connection(url: str | None = None) -> redis_lib.Redis:
-    """One client (and connection pool) per URL per process."""
-    from django.conf import settings
-
-    url = url or settings.REDIS_URL
-    if url not in _connections:
-        _connections[url] = redis_lib.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    return _connections[url]
-
-
-def get_bucket(
-    api_key: str | None = None, *, redis: redis_lib.Redis | None = None, clock: Clock | None = None
-) -> RedisTokenBucket:
-    """The bucket for ``api_key`` (default ``KEEPA_API_KEY``), configured from ``TOKENS``;
-    mode changes it causes are written to the audit log (``RechargeEvent``)."""
-    from django.conf import settings
-
-    from tokens.services import record_transition
-
-    config = settings.TOKENS
-    return RedisTokenBucket(
-        redis if redis is not None else redis_connection(),
-        bucket_id=bucket_id_for(settings.KEEPA_API_KEY if api_key is None else api_key),
-        clock=clock if clock is not None else get_clock(),
-        threshold=config["RECHARGE_THRESHOLD"],
-        recharge_timeout_seconds=config["RECHARGE_TIMEOUT_SECONDS"],
-        floor=config["FLOOR"],
-        auto_recharge=config["AUTO_RECHARGE"],
-        auto_below_rate=config["AUTO_RECHARGE_BELOW_RATE"],
-        auto_below_balance=config["AUTO_RECHARGE_BELOW_BALANCE"],
-        reservation_ttl_seconds=config["RESERVATION_TTL_SECONDS"],
-        on_transition=record_transition,
-    )

@@ -2,28 +2,39 @@
 
 Tests use ``FakeClock`` so hours of Keepa time pass in milliseconds; demos use
 ``ScaledClock`` so a recharge is visible in a minute; production uses ``RealClock``.
-Times are unix seconds (float), like ``time.time()``.
+``time()`` is unix seconds (float), like ``time.time()``; ``now()`` is the same instant as an
+aware datetime, for every timestamp a job stores, so a scaled demo never stores two kinds of
+time side by side.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+
+from django.conf import settings
 
 
-class Clock(Protocol):
+class Clock(ABC):
+    @abstractmethod
     def time(self) -> float:
         """Unix seconds now, as Keepa would see it."""
 
+    @abstractmethod
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
 
+    def now(self) -> datetime:
+        """``time()`` as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.time(), tz=UTC)
 
-class RealClock:
+
+class RealClock(Clock):
     def time(self) -> float:
         return time.time()
 
@@ -32,7 +43,7 @@ class RealClock:
             time.sleep(seconds)
 
 
-class FakeClock:
+class FakeClock(Clock):
     """A clock that only moves when told to; ``sleep`` advances it instantly."""
 
     def __init__(self, start: float = 1_700_000_000.0):
@@ -55,7 +66,7 @@ class FakeClock:
             self._now = float(now)
 
 
-class ScaledClock:
+class ScaledClock(Clock):
     """Runs ``scale`` times faster than real time, anchored at a shared epoch.
 
     Every process started with the same ``epoch`` and ``scale`` agrees on the time, which is
@@ -83,11 +94,8 @@ def get_clock() -> Clock:
     """The process-wide clock: scaled when ``TOKENS['CLOCK_SCALE']`` is not 1."""
     global _clock
     if _clock is None:
-        from django.conf import settings
-
-        tokens = getattr(settings, "TOKENS", {})
-        scale = Decimal(tokens.get("CLOCK_SCALE", 1))
-        epoch = tokens.get("CLOCK_EPOCH")
+        scale = Decimal(settings.TOKENS["CLOCK_SCALE"])
+        epoch = settings.TOKENS["CLOCK_EPOCH"]
         _clock = RealClock() if scale == 1 else ScaledClock(float(scale), epoch)
     return _clock
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class RechargeEvent(models.Model):
@@ -23,7 +24,9 @@ class RechargeEvent(models.Model):
         RECHARGING = "recharging", "recharging"
         PAUSED = "paused", "paused"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The bucket's clock time of the change (services.record_transition); the default serves
+    # rows made by hand.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,20 +1,56 @@
-"""State changes of the bucket, each recorded in the audit log (``RechargeEvent``).
+"""The bucket as this Django project runs it: the factory that configures it from settings,
+and its state changes, each recorded in the audit log (``RechargeEvent``).
 
 Commands, the admin and the API call these; automatic changes (policy, timeout, a 402)
-arrive through ``record_transition``, which the bucket factory wires in.
+arrive through ``record_transition``, which ``get_bucket`` wires in.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from functools import partial
 
+import redis as redis_lib
+from django.conf import settings
 from django.db import DatabaseError
 
-from tokens.bucket import BucketStatus, RedisTokenBucket, Transition
+from tokens.bucket import BucketStatus, RedisTokenBucket, Transition, bucket_id_for
+from tokens.clock import Clock, get_clock
 from tokens.models import RechargeEvent
 
 log = logging.getLogger(__name__)
+
+_connections: dict[str, redis_lib.Redis] = {}
+
+
+def redis_connection(url: str | None = None) -> redis_lib.Redis:
+    """One client (and connection pool) per URL per process."""
+    url = url or settings.REDIS_URL
+    if url not in _connections:
+        _connections[url] = redis_lib.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return _connections[url]
+
+
+def get_bucket(
+    api_key: str | None = None, *, redis: redis_lib.Redis | None = None, clock: Clock | None = None
+) -> RedisTokenBucket:
+    """The bucket for ``api_key`` (default ``KEEPA_API_KEY``), configured from ``TOKENS``;
+    mode changes it causes are written to the audit log (``RechargeEvent``)."""
+    config = settings.TOKENS
+    return RedisTokenBucket(
+        redis if redis is not None else redis_connection(),
+        bucket_id=bucket_id_for(settings.KEEPA_API_KEY if api_key is None else api_key),
+        clock=clock if clock is not None else get_clock(),
+        threshold=config["RECHARGE_THRESHOLD"],
+        recharge_timeout_seconds=config["RECHARGE_TIMEOUT_SECONDS"],
+        floor=config["FLOOR"],
+        auto_recharge=config["AUTO_RECHARGE"],
+        auto_below_rate=config["AUTO_RECHARGE_BELOW_RATE"],
+        auto_below_balance=config["AUTO_RECHARGE_BELOW_BALANCE"],
+        reservation_ttl_seconds=config["RESERVATION_TTL_SECONDS"],
+        on_transition=record_transition,
+    )
 
 
 def record_transition(change: Transition, *, user=None) -> RechargeEvent | None:
@@ -22,6 +58,7 @@ def record_transition(change: Transition, *, user=None) -> RechargeEvent | None:
     undo that or crash the worker, so it is logged instead."""
     try:
         return RechargeEvent.objects.create(
+            created_at=datetime.fromtimestamp(change.at, tz=UTC),
             user=user if user is not None and user.is_authenticated else None,
             actor=change.actor if change.actor in RechargeEvent.Actor.values else "automatic",
             action=change.action,

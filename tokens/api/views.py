@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from tokens import services
 from tokens.api.serializers import BucketStatusSerializer, RechargeRequestSerializer
-from tokens.bucket import get_bucket
 
 UNAVAILABLE = OpenApiResponse(description="Redis (the bucket's store) is unreachable")
 INVALID = OpenApiResponse(description="invalid body: field errors")
@@ -33,7 +32,7 @@ class BucketStatusView(APIView):
     @extend_schema(responses={200: BucketStatusSerializer, 503: UNAVAILABLE}, summary="Token bucket status")
     def get(self, request):
         try:
-            current = get_bucket().status()
+            current = services.get_bucket().status()
         except RedisError as exc:
             return _unavailable(exc)
         return Response(BucketStatusSerializer(current.as_dict()).data)
@@ -56,7 +55,7 @@ class RechargeView(APIView):
         body.is_valid(raise_exception=True)
         try:
             current = services.set_recharge(
-                get_bucket(),
+                services.get_bucket(),
                 active=body.validated_data["active"],
                 reason=body.validated_data["reason"],
                 actor="api",

@@ -10,10 +10,10 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from tokens.bucket import get_bucket
 from tokens.clock import FakeClock, set_clock
 from tokens.interface import Grant
 from tokens.models import RechargeEvent
+from tokens.services import get_bucket
 from tokens.tests.helpers import START, reading
 
 pytestmark = pytest.mark.django_db

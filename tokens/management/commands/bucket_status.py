@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
-from tokens.bucket import get_bucket
 from tokens.reporting import problems, render
+from tokens.services import get_bucket
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
 from tokens import services
-from tokens.bucket import REASON_MAX_LENGTH, get_bucket
+from tokens.bucket import REASON_MAX_LENGTH
 from tokens.reporting import render
 
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if len(reason) > REASON_MAX_LENGTH:
             raise CommandError(f"--reason is longer than {REASON_MAX_LENGTH} characters")
         actor = options["actor"]
-        bucket = get_bucket()
+        bucket = services.get_bucket()
         try:
             if options["clear_fatal"]:
                 status = services.release_fatal(bucket, reason=reason or "cleared by operator", actor=actor)
