@@ -3,8 +3,9 @@
 The feed is queried newest deal first (Keepa's deal age order) and each page is sorted by
 ``creationDate`` as well, so a scan may stop at the watermark (the newest deal of the last
 scan that completed).
-Candidates are committed page by page; the watermark moves only when a scan completes, so an
-aborted scan (no tokens, an error, a killed worker) is simply repeated and skips nothing.
+Candidates are committed page by page with the scan's place; the watermark moves only when a
+scan completes, so a scan cut short (no tokens, an error, a killed worker) resumes at its next
+page and skips nothing (``ScanCursor``).
 """
 
 from __future__ import annotations
@@ -13,102 +14,28 @@ import copy
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from deals.keepa.client import DEAL_PAGE_COST
-from deals.keepa.product import keepa_minutes_to_datetime
+from deals import backlog
+from deals.keepa.facts import (
+    ASIN_RE,
+    DEAL_PAGE_COST,
+    DEAL_PAGE_SIZE,
+    SORT_BY_DEAL_AGE,
+    keepa_minutes_to_datetime,
+)
 from deals.models import Candidate, DiscoverySelection
+from deals.passes import RunReport, stop_for_tokens
+from deals.selection import DEFAULT_SELECTION, validate_selection
 from tokens.interface import PrepaidBucket, Refusal
 
 log = logging.getLogger(__name__)
-
-DEAL_PAGE_SIZE = 150
-ASIN_RE = re.compile(r"^[0-9A-Z]{10}$")
-US_BOOKS = 283155
-USED = 2
-
-DEFAULT_SELECTION: dict[str, Any] = {
-    "domainId": 1,
-    "priceTypes": [USED],
-    "dateRange": 1,
-    "includeCategories": [US_BOOKS],
-    "isFilterEnabled": True,
-    "isRangeEnabled": True,
-    "deltaPercentRange": [20, 100],
-    "salesRankRange": [1, 2_000_000],
-    "currentRange": [300, 100_000],
-}
-
-_RANGE_KEYS = {"currentRange", "deltaRange", "deltaPercentRange", "salesRankRange", "deltaLastRange"}
-_INT_KEYS = {"domainId", "dateRange", "minRating", "sortType", "page"}
-_BOOL_KEYS = {
-    "isFilterEnabled",
-    "isRangeEnabled",
-    "singleVariation",
-    "isLowest",
-    "isLowest90",
-    "isLowestOffer",
-    "isOutOfStock",
-    "hasReviews",
-    "mustHaveAmazonOffer",
-    "mustNotHaveAmazonOffer",
-    "isPrimeExclusive",
-}
-_LIST_KEYS = {"priceTypes", "includeCategories", "excludeCategories"}
-ALLOWED_KEYS = _RANGE_KEYS | _INT_KEYS | _BOOL_KEYS | _LIST_KEYS
-
-
-def _as_int(value: Any, where: str) -> int:
-    """Keepa accepts numbers sent as strings; we accept them too, but nothing else."""
-    if isinstance(value, bool):
-        raise ValueError(f"{where} must be a number, not a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value.strip())
-    raise ValueError(f"{where} must be a whole number, got {value!r}")
-
-
-def validate_selection(selection: Any) -> dict[str, Any]:
-    """Return a normalised copy of a deal-finder selection or raise ValueError saying why."""
-    if not isinstance(selection, Mapping):
-        raise ValueError("the selection must be a JSON object")
-    unknown = sorted(set(selection) - ALLOWED_KEYS)
-    if unknown:
-        raise ValueError(f"unknown selection keys: {', '.join(unknown)}")
-    clean: dict[str, Any] = {}
-    for key, value in selection.items():
-        if key in _INT_KEYS:
-            clean[key] = _as_int(value, key)
-        elif key in _BOOL_KEYS:
-            if not isinstance(value, bool):
-                raise ValueError(f"{key} must be true or false")
-            clean[key] = value
-        elif key in _RANGE_KEYS:
-            if not isinstance(value, list | tuple) or len(value) != 2:
-                raise ValueError(f"{key} must be a [min, max] pair")
-            low, high = (_as_int(v, key) for v in value)
-            if low > high:
-                raise ValueError(f"{key}: min {low} is above max {high}")
-            clean[key] = [low, high]
-        else:
-            if not isinstance(value, list | tuple):
-                raise ValueError(f"{key} must be a list")
-            clean[key] = [_as_int(v, key) for v in value]
-    price_types = clean.get("priceTypes")
-    if not price_types or len(price_types) != 1 or not 0 <= price_types[0] <= 35:
-        raise ValueError("priceTypes must hold exactly one price type between 0 and 35")
-    if not 0 <= clean.get("dateRange", 0) <= 3:
-        raise ValueError("dateRange must be 0 (day), 1 (week), 2 (month) or 3 (quarter)")
-    return clean
 
 
 def active_selection() -> DiscoverySelection:
@@ -167,7 +94,7 @@ def record_candidates(feed: list[FeedDeal], *, now: datetime) -> int:
         newest[deal.asin] = max(deal.last_update, newest.get(deal.asin, deal.last_update))
     existing = {c.asin: c for c in Candidate.objects.filter(asin__in=newest).select_for_update()}
     new_candidates = [
-        Candidate(asin=asin, feed_last_update=update, due_at=now, source=Candidate.Source.DISCOVERY)
+        backlog.new_candidate(asin, source=Candidate.Source.DISCOVERY, now=now, feed_last_update=update)
         for asin, update in newest.items()
         if asin not in existing
     ]
@@ -177,21 +104,12 @@ def record_candidates(feed: list[FeedDeal], *, now: datetime) -> int:
         update = newest[asin]
         if candidate.feed_last_update is not None and candidate.feed_last_update >= update:
             continue
-        candidate.feed_last_update = update
-        fields = ["feed_last_update", "updated_at"]
-        if candidate.status != Candidate.Status.PENDING:
-            candidate.status = Candidate.Status.PENDING
-            candidate.due_at = now
-            candidate.attempts = 0
-            candidate.last_error = ""
-            fields += ["status", "due_at", "attempts", "last_error"]
+        if candidate.status == Candidate.Status.PENDING:
+            Candidate.objects.filter(pk=candidate.pk).update(feed_last_update=update, updated_at=now)
+        else:
+            backlog.make_due(asin, source=Candidate.Source.DISCOVERY, now=now, feed_last_update=update)
             revived += 1
-        candidate.save(update_fields=fields)
     return len(new_candidates) + revived
-
-
-def time_ordered_sort_type() -> int:
-    return int(getattr(settings, "KEEPA_DEAL_SORT_NEWEST_FIRST", 1))
 
 
 @dataclass
@@ -281,7 +199,7 @@ def scan(
     nothing is skipped and nothing is bought twice. Raises the client's errors to the job.
     """
     query = validate_selection(selection.selection)
-    query["sortType"] = time_ordered_sort_type()
+    query["sortType"] = SORT_BY_DEAL_AGE
     cursor = ScanCursor.load(selection.scan_cursor, _fingerprint(query)) or ScanCursor(
         query=_fingerprint(query), page=0, newest=None, oldest=None
     )
@@ -326,13 +244,9 @@ def scan(
         )
         if result.completed:
             break
-        if enough_due is not None and due_count(now) >= enough_due:
+        if enough_due is not None and Candidate.objects.due(now).count() >= enough_due:
             break
     return result
-
-
-def due_count(now: datetime) -> int:
-    return Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).count()
 
 
 def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, completed: bool, now: datetime):
@@ -370,16 +284,13 @@ def pages_to_reserve(due: int, target: int) -> int:
     return max(1, min(PREPAID_PAGES, -(-(target - due) // DEAL_PAGE_SIZE)))
 
 
-def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
+def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None) -> RunReport:
     """One scan of the active selection, as a pass report for jobs and the command.
 
     With the ``bucket`` (the periodic job) the scan tops the backlog up to
     ``BACKLOG_MINUTES`` of the plan's refill, and starts only with the pages it expects to
     need reserved. Without it (the operator's command) it always scans.
     """
-    from deals.backfill import RunReport
-    from deals.keepa.errors import NotEnoughTokens, PaymentRequired
-
     report = RunReport()
     selection = active_selection()
     target = prepaid = None
@@ -388,7 +299,7 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
         # Before the first Keepa reading the plan is unknown: assume the smallest, so a
         # fresh start buys a page, not the whole feed.
         target = backlog_target(status.refill_rate or 1)
-        due = due_count(now)
+        due = Candidate.objects.due(now).count()
         if due >= target:
             report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
             return report
@@ -405,17 +316,15 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None):
                 return report
             prepaid = PrepaidBucket(bucket, reservation)
             client = client.with_bucket(prepaid)
+    result = None
     try:
-        result = scan(client, selection, now=now, max_pages=max_pages, enough_due=target)
-    except NotEnoughTokens as exc:
-        report.wait_seconds = exc.wait_seconds
-        return report
-    except PaymentRequired as exc:
-        report.fatal = str(exc)
-        return report
+        with stop_for_tokens(report):
+            result = scan(client, selection, now=now, max_pages=max_pages, enough_due=target)
     finally:
         if prepaid is not None:
             prepaid.close()
+    if result is None:
+        return report
     report.processed = result.due
     report.errors = [f"{result.rejected} unusable feed entries"] if result.rejected else []
     return report

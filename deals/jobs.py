@@ -1,5 +1,5 @@
-"""RQ entry points for discovery, backfill and repair (thin: the work is in discovery.py
-and backfill.py).
+"""RQ entry points for discovery, backfill and repair (thin: the work is in discovery.py,
+backfill.py and repair.py).
 
 Each kind runs as a chain of unique jobs: one live job per kind, whose id a Redis pointer
 names. A run that finishes schedules its successor; a run refused tokens returns rq's
@@ -14,35 +14,35 @@ import logging
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import django_rq
 from django.conf import settings
-from django.utils import timezone
+from rq import get_current_job
 from rq.job import Job, JobStatus, Retry
 from rq.utils import now as rq_now
 
-from deals import backfill, discovery
+from deals import backfill, backlog, discovery, repair
 from deals.keepa.client import KeepaClient
 from deals.keepa.redaction import redact
 from deals.models import JobRun
-from tokens.bucket import get_bucket
+from deals.passes import RunReport
 from tokens.clock import get_clock
 from tokens.retry import real_seconds, retry_after
+from tokens.services import get_bucket
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "keepa"
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 
-DEFAULT_INTERVALS = {"discover": 600, "backfill": 60, "repair": 900}
 #: rq beats for a running job every 30 s (job_monitoring_interval), so silence this long
 #: means its worker is gone.
 HEARTBEAT_STALE_SECONDS = 120
 
 
 def interval_seconds(kind: str) -> float:
-    return float(getattr(settings, "DEALSITE_JOB_INTERVALS", {}).get(kind, DEFAULT_INTERVALS[kind]))
+    return float(settings.DEALSITE_JOB_INTERVALS[kind])
 
 
 def _connection():
@@ -110,18 +110,16 @@ def _schedule_successor(kind: str, own_id: str | None, delay_seconds: int) -> No
 
 def _run(kind: str, work: Callable) -> Retry | str:
     """Run one pass and decide what comes next: a successor, or a Retry after the wait."""
-    from rq import get_current_job
-
     clock = get_clock()
     bucket = get_bucket()
     client = KeepaClient.from_settings(bucket=bucket)
-    run = JobRun.objects.create(kind=kind, started_at=_now(clock))
+    run = JobRun.objects.create(kind=kind, started_at=clock.now())
     try:
         report = work(client, bucket, clock)
     except Exception as exc:
         JobRun.objects.filter(pk=run.pk).update(
             outcome=JobRun.Outcome.FAILED,
-            finished_at=_now(clock),
+            finished_at=clock.now(),
             detail=redact(f"{type(exc).__name__}: {exc}"),
         )
         raise
@@ -129,7 +127,7 @@ def _run(kind: str, work: Callable) -> Retry | str:
     detail = report.summary() + (f" fatal={report.fatal}" if report.fatal else "")
     JobRun.objects.filter(pk=run.pk).update(
         outcome=outcome,
-        finished_at=_now(clock),
+        finished_at=clock.now(),
         processed=report.processed,
         tokens_consumed=report.tokens_consumed,
         detail=redact(detail),
@@ -145,8 +143,8 @@ def _run(kind: str, work: Callable) -> Retry | str:
     return detail
 
 
-def _discover_pass(client, bucket, clock) -> backfill.RunReport:
-    return discovery.run_discovery(client, now=_now(clock), bucket=bucket)
+def _discover_pass(client, bucket, clock) -> RunReport:
+    return discovery.run_discovery(client, now=clock.now(), bucket=bucket)
 
 
 def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
@@ -157,12 +155,12 @@ def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
     return plan
 
 
-def _backfill_pass(client, bucket, clock) -> backfill.RunReport:
+def _backfill_pass(client, bucket, clock) -> RunReport:
     return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket))
 
 
-def _repair_pass(client, bucket, clock) -> backfill.RunReport:
-    return backfill.run_repair(client, clock=clock)
+def _repair_pass(client, bucket, clock) -> RunReport:
+    return repair.run_repair(client, clock=clock)
 
 
 def discover_job():
@@ -184,13 +182,9 @@ def watchdog_job() -> dict[str, str]:
 
 def enqueue_refetch(asins: list[str]) -> int:
     """Staff's "re-fetch from Keepa now": top-priority candidates, then a backfill pass."""
-    count = backfill.request_refetch(asins, now=timezone.now())
+    count = backlog.request_refetch(asins, now=get_clock().now())
     ensure_scheduled("backfill")
     return count
 
 
 JOBS: dict[str, Callable] = {"discover": discover_job, "backfill": backfill_job, "repair": repair_job}
-
-
-def _now(clock) -> datetime:
-    return datetime.fromtimestamp(clock.time(), tz=UTC)

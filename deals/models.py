@@ -15,7 +15,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-ASIN_PATTERN = r"^[0-9A-Z]{10}$"
+from deals.keepa.facts import ASIN_PATTERN
+from deals.selection import validate_selection
+
 MARGIN_FLOOR = -10000  # percent: costs a hundred times the List at is nonsense, not a deal
 
 
@@ -43,10 +45,9 @@ class DealQuerySet(models.QuerySet):
         """Live deals the rule hides (expired ones are hidden on purpose, not zombies)."""
         return self.filter(expired_at__isnull=True).exclude(DISPLAYABLE)
 
-    def incomplete(self, *, now: datetime | None = None) -> DealQuerySet:
+    def incomplete(self, *, now: datetime) -> DealQuerySet:
         """What the repair job must fix: hidden for missing or nonsensical data, not given up
         on, not expired, and due for another attempt."""
-        now = now or timezone.now()
         missing = (
             Q(quality=Quality.INCOMPLETE)
             | Q(list_at_cents__isnull=True)
@@ -154,8 +155,9 @@ class Deal(models.Model):
 
     keepa_updated_at = models.DateTimeField(null=True, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    # Set by services.py from the caller's clock; the defaults serve rows made by hand.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     quality = models.CharField(max_length=12, choices=Quality.choices, default=Quality.INCOMPLETE)
     quality_reason = models.TextField(blank=True)
@@ -253,6 +255,16 @@ class Deal(models.Model):
         return f"{self.asin} {self.title[:60]}"
 
 
+class CandidateQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> CandidateQuerySet:
+        """Pending and due: the backlog discovery tops up and diagnostics report."""
+        return self.filter(status=Candidate.Status.PENDING, due_at__lte=now)
+
+    def claimable(self, now: datetime) -> CandidateQuerySet:
+        """Due and not leased to a live worker (a lease that ran out is free again)."""
+        return self.due(now).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+
+
 class Candidate(models.Model):
     """An ASIN waiting to be fetched. The backlog lives here, never only in Redis, so a
     killed worker or a flushed Redis loses nothing: a claim is a lease that expires."""
@@ -278,8 +290,11 @@ class Candidate(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    discovered_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Set by backlog.py from the caller's clock; the defaults serve rows made by hand.
+    discovered_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = CandidateQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -328,8 +343,6 @@ class DiscoverySelection(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from deals.discovery import validate_selection
-
         try:
             self.selection = validate_selection(self.selection)
         except ValueError as exc:

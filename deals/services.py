@@ -2,6 +2,8 @@
 
 Each function validates, recomputes what derives from the inputs, and saves only when
 something changed (every save writes a history row), recording why and, for staff, who.
+Timestamps come from ``now``: jobs pass their clock's, and without it the process clock
+(``tokens.clock.get_clock``) gives it, so a scaled demo never stores two kinds of time.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from deals.models import MARGIN_FLOOR, Deal, Quality
 from deals.money import parse_cents
 from deals.pricing import BusinessRules, compute_costs, percent_below
+from tokens.clock import get_clock
 
 PRICE_INPUTS = ("price_now_cents", "one_year_avg_cents", "list_at_cents", "fba_fee_cents")
 PLAIN_INPUTS = (
@@ -58,12 +60,20 @@ def _changes(before: dict[str, Any], deal: Deal) -> list[str]:
     return [name for name, value in after.items() if before.get(name) != value]
 
 
-def _save(deal: Deal, before: dict[str, Any] | None, *, reason: str, user=None) -> list[str]:
-    """Validate and save if anything changed; returns the changed fields."""
+def _save(
+    deal: Deal, before: dict[str, Any] | None, *, reason: str, now: datetime | None, user=None
+) -> list[str]:
+    """Validate and save if anything changed, stamped with ``now`` (the history row too);
+    returns the changed fields."""
     changed = list(_state(deal)) if before is None else _changes(before, deal)
     if not changed:
         return []
+    now = now or get_clock().now()
+    if before is None:
+        deal.created_at = now
+    deal.updated_at = now
     deal.full_clean(validate_unique=before is None)
+    deal._history_date = now
     deal._change_reason = reason[:100]
     if user is not None:
         deal._history_user = user
@@ -127,7 +137,13 @@ def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules |
 
 @transaction.atomic
 def upsert_deal(
-    *, asin: str, reason: str, incomplete_reasons: Iterable[str] = (), user=None, **inputs: Any
+    *,
+    asin: str,
+    reason: str,
+    incomplete_reasons: Iterable[str] = (),
+    user=None,
+    now: datetime | None = None,
+    **inputs: Any,
 ) -> UpsertResult:
     """Create or refresh one deal from freshly computed inputs (the jobs' write path).
 
@@ -158,12 +174,14 @@ def upsert_deal(
     if inputs.get("fetched_at") is not None:
         deal.expired_at, deal.expired_reason = None, ""  # fresh data revives a stale deal
     recompute(deal, incomplete_reasons)
-    changed = _save(deal, before, reason=reason, user=user)
+    changed = _save(deal, before, reason=reason, now=now, user=user)
     return UpsertResult(deal=deal, created=before is None, changed=changed)
 
 
 @transaction.atomic
-def save_staff_edit(deal: Deal, *, user, reason: str = "staff edit") -> list[str]:
+def save_staff_edit(
+    deal: Deal, *, user, reason: str = "staff edit", now: datetime | None = None
+) -> list[str]:
     """A staff edit from the admin: recompute what derives from the edited inputs and save
     with the editor recorded. Raises ValidationError for a rule the edit breaks."""
     before = None
@@ -171,7 +189,7 @@ def save_staff_edit(deal: Deal, *, user, reason: str = "staff edit") -> list[str
         stored = Deal.objects.select_for_update().get(pk=deal.pk)
         before = _state(stored)
     recompute(deal, _reasons_to_keep(deal))
-    return _save(deal, before, reason=reason, user=user)
+    return _save(deal, before, reason=reason, now=now, user=user)
 
 
 def _reasons_to_keep(deal: Deal) -> list[str]:
@@ -186,7 +204,9 @@ def _reasons_to_keep(deal: Deal) -> list[str]:
 
 
 @transaction.atomic
-def set_list_at_override(deal: Deal, cents: Any, *, user, reason: str = "List at override") -> Deal:
+def set_list_at_override(
+    deal: Deal, cents: Any, *, user, reason: str = "List at override", now: datetime | None = None
+) -> Deal:
     """Staff set (or, with None, clear) the List at that wins over the computed one."""
     value = None if cents is None else parse_cents(cents)
     if cents is not None and (value is None or value <= 0):
@@ -195,17 +215,17 @@ def set_list_at_override(deal: Deal, cents: Any, *, user, reason: str = "List at
     before = _state(deal)
     deal.list_at_override_cents = value
     recompute(deal, _reasons_to_keep(deal))
-    _save(deal, before, reason=reason, user=user)
+    _save(deal, before, reason=reason, now=now, user=user)
     return deal
 
 
 @transaction.atomic
-def mark_incomplete(deal: Deal, reason: str) -> Deal:
+def mark_incomplete(deal: Deal, reason: str, *, now: datetime | None = None) -> Deal:
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     before = _state(deal)
     if deal.quality != Quality.UNREPAIRABLE:
         deal.quality, deal.quality_reason = Quality.INCOMPLETE, reason
-    _save(deal, before, reason="marked incomplete")
+    _save(deal, before, reason="marked incomplete", now=now)
     return deal
 
 
@@ -214,7 +234,7 @@ def record_repair_failure(
     deal: Deal, reason: str, *, max_attempts: int = 3, now: datetime | None = None
 ) -> Deal:
     """A repair that did not fix the deal: back off, and give up after ``max_attempts``."""
-    now = now or timezone.now()
+    now = now or get_clock().now()
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     before = _state(deal)
     deal.repair_attempts += 1
@@ -226,7 +246,7 @@ def record_repair_failure(
         deal.quality = Quality.INCOMPLETE
         deal.quality_reason = reason
         deal.next_repair_at = now + REPAIR_BACKOFF * 2 ** (deal.repair_attempts - 1)
-    _save(deal, before, reason="repair failed")
+    _save(deal, before, reason="repair failed", now=now)
     return deal
 
 
@@ -237,7 +257,8 @@ def expire_deal(deal: Deal, *, reason: str, now: datetime | None = None) -> Deal
     if deal.expired_at is not None:
         return deal
     before = _state(deal)
-    deal.expired_at = now or timezone.now()
+    now = now or get_clock().now()
+    deal.expired_at = now
     deal.expired_reason = reason[:300]
-    _save(deal, before, reason="expired")
+    _save(deal, before, reason="expired", now=now)
     return deal

@@ -14,9 +14,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+from django.db import connection as database
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Q
+from rq import Queue, Worker
 from rq.defaults import DEFAULT_WORKER_TTL
+from rq.registry import FailedJobRegistry
 
+from deals.keepa.client import KeepaClient
+from deals.keepa.redaction import redact
+from deals.models import Candidate, Deal, JobRun, Quality
+from tokens.clock import get_clock
 from tokens.reporting import duration
+from tokens.services import get_bucket, redis_connection
 
 #: How many refill ticks (Keepa refills once a minute) without progress count as "stalled".
 STALL_TICKS = 3
@@ -196,12 +207,9 @@ def last_runs_result(last_ok: dict[str, float | None], *, now: float) -> CheckRe
 
 
 def check_database() -> CheckResult:
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    with connection.cursor() as cursor:
+    with database.cursor() as cursor:
         cursor.execute("SELECT 1")
-    executor = MigrationExecutor(connection)
+    executor = MigrationExecutor(database)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     pending = [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
     if pending:
@@ -211,30 +219,20 @@ def check_database() -> CheckResult:
             f"{len(pending)} migrations not applied: run migrate",
             {"pending": pending},
         )
-    return CheckResult("database", Status.OK, f"{connection.vendor} reachable, migrations applied", {})
-
-
-def _redis():
-    from tokens.bucket import redis_connection
-
-    return redis_connection()
+    return CheckResult("database", Status.OK, f"{database.vendor} reachable, migrations applied", {})
 
 
 def check_redis() -> CheckResult:
-    _redis().ping()
+    redis_connection().ping()
     return CheckResult("redis", Status.OK, "reachable", {})
 
 
 def check_queues(connection=None) -> CheckResult:
     """Depth and failed-job count of every configured queue; every queue lives at
     ``REDIS_URL`` (settings.RQ_QUEUES), the same Redis as the bucket."""
-    from django.conf import settings
-    from rq import Queue
-    from rq.registry import FailedJobRegistry
-
     depths = {}
     for name in settings.RQ_QUEUES:
-        queue = Queue(name, connection=connection or _redis())
+        queue = Queue(name, connection=connection or redis_connection())
         depths[name] = (len(queue), FailedJobRegistry(queue=queue).count)
     return queues_result(depths)
 
@@ -242,9 +240,7 @@ def check_queues(connection=None) -> CheckResult:
 def check_workers(connection=None) -> CheckResult:
     """rq keeps no worker's TTL in Redis: a worker read back carries its class's, rq's default
     unless the class sets another (our units start workers with the default)."""
-    from rq import Worker
-
-    workers = Worker.all(connection=connection or _redis())
+    workers = Worker.all(connection=connection or redis_connection())
     return workers_result(
         [(worker.name, _aware(worker.last_heartbeat), worker.worker_ttl) for worker in workers],
         now=datetime.now(UTC),
@@ -257,19 +253,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _bucket_status():
-    from tokens.bucket import get_bucket
-
-    return get_bucket().status()
-
-
 def check_bucket() -> CheckResult:
-    return bucket_result(_bucket_status())
+    return bucket_result(get_bucket().status())
 
 
 def check_deals() -> CheckResult:
-    from deals.models import Deal, Quality
-
     return deals_result(
         zombies=Deal.objects.zombies().count(),
         unrepairable=Deal.objects.filter(quality=Quality.UNREPAIRABLE, expired_at__isnull=True).count(),
@@ -278,10 +266,6 @@ def check_deals() -> CheckResult:
 
 
 def _last_ok(kind: str) -> float | None:
-    from django.db.models import Q
-
-    from deals.models import JobRun
-
     run = (
         JobRun.objects.filter(kind=kind)
         .filter(Q(outcome=JobRun.Outcome.OK) | Q(outcome=JobRun.Outcome.WAITING, processed__gt=0))
@@ -293,30 +277,16 @@ def _last_ok(kind: str) -> float | None:
 
 
 def check_last_runs() -> CheckResult:
-    from deals.models import JobRun
-    from tokens.clock import get_clock
-
     kinds = (JobRun.Kind.DISCOVER, JobRun.Kind.BACKFILL)
     return last_runs_result({str(kind): _last_ok(kind) for kind in kinds}, now=get_clock().time())
 
 
 def due_backlog(now: datetime) -> int:
     """Candidates due and unclaimed plus deals due for repair: the work that waits."""
-    from django.db.models import Q
-
-    from deals.models import Candidate, Deal
-
-    candidates = Candidate.objects.filter(status=Candidate.Status.PENDING, due_at__lte=now).filter(
-        Q(claimed_until=None) | Q(claimed_until__lt=now)
-    )
-    return candidates.count() + Deal.objects.incomplete(now=now).count()
+    return Candidate.objects.claimable(now).count() + Deal.objects.incomplete(now=now).count()
 
 
 def _last_progress() -> float | None:
-    from django.db.models import Q
-
-    from deals.models import JobRun
-
     run = (
         JobRun.objects.filter(Q(outcome=JobRun.Outcome.OK) | Q(processed__gt=0))
         .exclude(finished_at=None)
@@ -327,26 +297,21 @@ def _last_progress() -> float | None:
 
 
 def check_progress() -> CheckResult:
-    from tokens.clock import get_clock
-
-    now = get_clock().time()
+    clock = get_clock()
     try:
-        bucket = _bucket_status()
+        bucket = get_bucket().status()
     except Exception:  # the bucket check reports it; progress still judges the backlog
         bucket = None
     return classify_progress(
         bucket=bucket,
-        due_backlog=due_backlog(datetime.fromtimestamp(now, UTC)),
+        due_backlog=due_backlog(clock.now()),
         last_progress_at=_last_progress(),
-        now=now,
+        now=clock.time(),
     )
 
 
 def check_keepa() -> CheckResult:
     """The free ``/token`` call: the key works and Keepa answers."""
-    from deals.keepa.client import KeepaClient
-    from tokens.bucket import get_bucket
-
     reading = KeepaClient.from_settings(bucket=get_bucket()).token_status()
     return CheckResult(
         "keepa",
@@ -374,8 +339,6 @@ CHECKS: dict[str, Check] = {
 
 def run_check(name: str, check: Check) -> CheckResult:
     """Run one check; an error becomes a FAIL with a one-line, key-free message."""
-    from deals.keepa.redaction import redact
-
     try:
         return check()
     except Exception as exc:  # a diagnostic must report, never crash

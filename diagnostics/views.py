@@ -1,16 +1,13 @@
 """``/healthz`` for load balancers: cheap (no Keepa call), JSON, 200 or 503, no auth."""
 
+from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from diagnostics.checks import Status, check_redis, run_check
+from diagnostics.checks import CheckResult, Status, check_redis, run_check
 
 
 def _database():
-    from django.db import connection
-
-    from diagnostics.checks import CheckResult
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return CheckResult("database", Status.OK, "reachable", {})

@@ -15,7 +15,8 @@ from rest_framework import generics
 from deals.api.filters import DEFAULT_ORDERING, DealFilter, order_by
 from deals.api.pagination import DealPagination
 from deals.api.serializers import SERIALIZED_COLUMNS, DealSerializer
-from deals.models import ASIN_PATTERN, Deal
+from deals.keepa.facts import ASIN_PATTERN
+from deals.models import Deal
 
 DETAIL_SCHEMA = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
 FIELD_ERRORS_SCHEMA = {

@@ -12,11 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from deals import backfill, discovery
+from deals import backfill, backlog, discovery, repair
 from deals.keepa.client import KeepaClient
 from deals.keepa.errors import NotEnoughTokens
-from deals.keepa.product import keepa_minutes_to_datetime
+from deals.keepa.facts import keepa_minutes_to_datetime
 from deals.models import Candidate, Deal, DiscoverySelection
+from deals.selection import DEFAULT_SELECTION, validate_selection
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 from tokens.interface import Grant, Refusal, TokenReading
@@ -69,10 +70,6 @@ def make_client(sim, clock, bucket=None, key=KEY):
     )
 
 
-def now_of(clock) -> datetime:
-    return datetime.fromtimestamp(clock.time(), tz=UTC)
-
-
 def plan(rate: int, tokens: int = 1000):
     return lambda: (rate, tokens)
 
@@ -95,13 +92,11 @@ def plan(rate: int, tokens: int = 1000):
 )
 def test_a_bad_selection_is_refused_with_the_reason(selection, message):
     with pytest.raises(ValueError, match=message):
-        discovery.validate_selection(selection)
+        validate_selection(selection)
 
 
 def test_numbers_sent_as_strings_are_accepted_as_keepa_does():
-    clean = discovery.validate_selection(
-        {"priceTypes": ["2"], "salesRankRange": ["1", "5000"], "dateRange": "1"}
-    )
+    clean = validate_selection({"priceTypes": ["2"], "salesRankRange": ["1", "5000"], "dateRange": "1"})
     assert clean == {"priceTypes": [2], "salesRankRange": [1, 5000], "dateRange": 1}
 
 
@@ -123,13 +118,13 @@ def test_staff_edits_of_the_selection_are_validated_and_audited():
 def test_a_scan_records_candidates_once_and_moves_the_watermark(sim, clock):
     client = make_client(sim, clock)
     selection = discovery.active_selection()
-    first = discovery.scan(client, selection, now=now_of(clock))
+    first = discovery.scan(client, selection, now=clock.now())
     assert first.completed and first.pages == 2
     assert Candidate.objects.count() == first.due > 150
     selection.refresh_from_db()
     assert selection.watermark is not None
 
-    again = discovery.scan(client, selection, now=now_of(clock))
+    again = discovery.scan(client, selection, now=clock.now())
     assert again.due == 0, "a repeated scan adds nothing"
     assert Candidate.objects.count() == first.due
 
@@ -138,12 +133,12 @@ def test_an_aborted_scan_keeps_its_committed_page_and_skips_nothing(sim, clock):
     selection = discovery.active_selection()
     client = make_client(sim, clock, bucket=CountingBucket(grants=1))
     with pytest.raises(NotEnoughTokens):
-        discovery.scan(client, selection, now=now_of(clock))
+        discovery.scan(client, selection, now=clock.now())
     assert Candidate.objects.count() == 150, "page 0 is committed before page 1 is asked for"
     selection.refresh_from_db()
     assert selection.watermark is None, "an aborted scan never moves the watermark"
 
-    result = discovery.scan(make_client(sim, clock), selection, now=now_of(clock))
+    result = discovery.scan(make_client(sim, clock), selection, now=clock.now())
     assert result.completed
     assert Candidate.objects.count() > 150
 
@@ -217,36 +212,36 @@ class SharedBucket:
 def test_the_periodic_scan_waits_while_the_backlog_holds_twenty_minutes_of_tokens(sim, clock):
     """A feed page costs 5 tokens; while the backfill has work they buy more deals."""
     client = make_client(sim, clock)
-    first = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
+    first = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
     assert first.processed == 150 > discovery.backlog_target(2) == 40, "one page"
     pages = sim.stats.calls["deal"]
 
-    skipped = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
+    skipped = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
     assert sim.stats.calls["deal"] == pages, "no page bought"
     assert "scan skipped" in skipped.summary()
 
-    bigger_plan = discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(20))
+    bigger_plan = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(20))
     assert sim.stats.calls["deal"] > pages, "150 due products are not twenty minutes at 20/min"
     assert bigger_plan.note == ""
 
     Candidate.objects.update(status=Candidate.Status.DONE)
-    discovery.run_discovery(client, now=now_of(clock), bucket=SharedBucket(2))
+    discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
     assert sim.stats.calls["deal"] > pages + 1, "an empty backlog scans again"
 
-    operator = discovery.run_discovery(client, now=now_of(clock))
+    operator = discovery.run_discovery(client, now=clock.now())
     assert operator.note == "", "the operator's command always scans"
 
 
 def test_a_periodic_scan_starts_with_the_pages_it_needs_reserved_so_none_is_bought_twice(clock):
     feed = ShiftingFeed(700)
-    discovery.scan(feed, discovery.active_selection(), now=now_of(clock), max_pages=1)
+    discovery.scan(feed, discovery.active_selection(), now=clock.now(), max_pages=1)
     Candidate.objects.update(status=Candidate.Status.DONE)  # no backlog to hold the scan back
     # At 20/min the scan tops the backlog up to 400 products: three pages.
-    waiting = discovery.run_discovery(feed, now=now_of(clock), bucket=SharedBucket(20, available=14))
+    waiting = discovery.run_discovery(feed, now=clock.now(), bucket=SharedBucket(20, available=14))
     assert feed.pages_read == [0] and waiting.wait_seconds == 42.0, "three pages or none"
 
     bucket = SharedBucket(20, available=15)
-    done = discovery.run_discovery(feed, now=now_of(clock), bucket=bucket)
+    done = discovery.run_discovery(feed, now=clock.now(), bucket=bucket)
     assert feed.pages_read == [0, 1, 2, 3]
     assert done.processed == 450 and discovery.active_selection().scan_cursor["page"] == 4
     assert Grant(reservation_id="r15", cost=15) in bucket.settled, "the reservation is handed back"
@@ -256,30 +251,30 @@ def test_a_periodic_scan_starts_with_the_pages_it_needs_reserved_so_none_is_boug
 def test_the_periodic_scan_tops_the_backlog_up_to_twenty_minutes_of_products(clock):
     feed = ShiftingFeed(700)
     small_plan = SharedBucket(8)  # 160 products
-    assert discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).processed == 300
+    assert discovery.run_discovery(feed, now=clock.now(), bucket=small_plan).processed == 300
     assert feed.pages_read == [0, 1] and discovery.active_selection().scan_cursor["page"] == 2
 
-    assert "scan skipped" in discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan).note
+    assert "scan skipped" in discovery.run_discovery(feed, now=clock.now(), bucket=small_plan).note
     Candidate.objects.update(status=Candidate.Status.DONE)
-    discovery.run_discovery(feed, now=now_of(clock), bucket=small_plan)
+    discovery.run_discovery(feed, now=clock.now(), bucket=small_plan)
     assert feed.pages_read == [0, 1, 2, 3], "resumed where it paused"
 
 
 def test_before_the_first_reading_the_scan_assumes_the_smallest_plan(clock):
     feed = ShiftingFeed(700)
     unknown = SharedBucket(None)
-    assert discovery.run_discovery(feed, now=now_of(clock), bucket=unknown).processed == 150
+    assert discovery.run_discovery(feed, now=clock.now(), bucket=unknown).processed == 150
     assert feed.pages_read == [0], "a page, not the whole feed"
 
 
 def test_a_cut_short_scan_resumes_at_its_next_page(clock):
     feed = ShiftingFeed(700)  # pages 0..4, the last one short
     selection = discovery.active_selection()
-    first = discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    first = discovery.scan(feed, selection, now=clock.now(), max_pages=2)
     assert not first.completed and feed.pages_read == [0, 1]
 
     selection.refresh_from_db()
-    rest = discovery.scan(feed, selection, now=now_of(clock))
+    rest = discovery.scan(feed, selection, now=clock.now())
     assert rest.completed
     assert feed.pages_read == [0, 1, 2, 3, 4], "the query matches as many deals as before: none left"
     assert Candidate.objects.count() == 700
@@ -291,10 +286,10 @@ def test_a_cut_short_scan_resumes_at_its_next_page(clock):
 def test_without_the_matched_count_a_resumed_page_proves_its_place_with_the_page_before(clock):
     feed = ShiftingFeed(700, counts=False)
     selection = discovery.active_selection()
-    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    discovery.scan(feed, selection, now=clock.now(), max_pages=2)
 
     selection.refresh_from_db()
-    assert discovery.scan(feed, selection, now=now_of(clock)).completed
+    assert discovery.scan(feed, selection, now=clock.now()).completed
     # Page 2 starts below the last deal committed: had deals left the feed above it, page 1
     # would now end with deals never seen. Page 1 shows nothing was skipped; page 2 is kept.
     assert feed.pages_read == [0, 1, 2, 1, 3, 4], "page 1 twice, every other page once"
@@ -304,12 +299,12 @@ def test_without_the_matched_count_a_resumed_page_proves_its_place_with_the_page
 def test_deals_leaving_the_feed_meanwhile_make_the_resumed_scan_step_back_not_skip(clock):
     feed = ShiftingFeed(700)
     selection = discovery.active_selection()
-    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)  # 300 committed
+    discovery.scan(feed, selection, now=clock.now(), max_pages=2)  # 300 committed
     feed.remove_newest(200)  # the 300th deal is now 100th: pages 2 and 1 start below it
     remaining = {d["asin"] for d in feed.entries}
 
     selection.refresh_from_db()
-    assert discovery.scan(feed, selection, now=now_of(clock)).completed
+    assert discovery.scan(feed, selection, now=clock.now()).completed
     assert feed.pages_read[2:] == [2, 1, 0, 3], "stepped back to page 0, kept pages 1 and 2"
     recorded = set(Candidate.objects.values_list("asin", flat=True))
     assert remaining <= recorded, "no deal skipped"
@@ -318,11 +313,11 @@ def test_deals_leaving_the_feed_meanwhile_make_the_resumed_scan_step_back_not_sk
 def test_a_feed_that_grew_on_top_proves_the_place_without_a_page_read_again(clock):
     feed = ShiftingFeed(700)
     selection = discovery.active_selection()
-    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    discovery.scan(feed, selection, now=clock.now(), max_pages=2)
     feed.add_newest(10)  # the deals already committed move down: page 2 starts with ten of them
 
     selection.refresh_from_db()
-    assert discovery.scan(feed, selection, now=now_of(clock)).completed
+    assert discovery.scan(feed, selection, now=clock.now()).completed
     assert feed.pages_read == [0, 1, 2, 3, 4]
     assert Candidate.objects.count() == 700, "the ten new deals wait for the next scan from the top"
 
@@ -330,11 +325,11 @@ def test_a_feed_that_grew_on_top_proves_the_place_without_a_page_read_again(cloc
 def test_an_edited_selection_starts_its_scan_afresh(clock):
     feed = ShiftingFeed(700)
     selection = discovery.active_selection()
-    discovery.scan(feed, selection, now=now_of(clock), max_pages=2)
+    discovery.scan(feed, selection, now=clock.now(), max_pages=2)
     selection.refresh_from_db()
     selection.selection = {**selection.selection, "salesRankRange": [1, 500_000]}
     selection.save()
-    discovery.scan(feed, selection, now=now_of(clock), max_pages=1)
+    discovery.scan(feed, selection, now=clock.now(), max_pages=1)
     assert feed.pages_read[2:] == [0], "another query: its pages are not the old one's"
 
 
@@ -349,9 +344,9 @@ def test_garbage_in_the_feed_is_counted_not_fatal():
 
 
 def discovered(sim, clock, count: int) -> list[str]:
-    deals = make_client(sim, clock).deals({**discovery.DEFAULT_SELECTION, "sortType": 1}).deals
+    deals = make_client(sim, clock).deals({**DEFAULT_SELECTION, "sortType": 1}).deals
     feed, _ = discovery.parse_feed(deals[:count])
-    discovery.record_candidates(feed, now=now_of(clock))
+    discovery.record_candidates(feed, now=clock.now())
     return [d.asin for d in feed]
 
 
@@ -398,14 +393,14 @@ def test_an_unchanged_product_is_not_fetched_again_but_staff_refetch_is(sim, clo
     report = backfill.run_backfill(client, clock=clock, plan=plan(rate=5))
     assert report.unchanged == 1 and sim.stats.calls["product"] == calls
 
-    backfill.request_refetch([asin], now=now_of(clock))
+    backlog.request_refetch([asin], now=clock.now())
     report = backfill.run_backfill(client, clock=clock, plan=plan(rate=5))
     assert report.processed == 1 and sim.stats.calls["product"] == calls + 1
 
 
 def test_an_unknown_asin_fails_alone_with_its_reason(sim, clock):
     discovered(sim, clock, 3)
-    Candidate.objects.create(asin="B000000000", due_at=now_of(clock) - timedelta(minutes=1))
+    Candidate.objects.create(asin="B000000000", due_at=clock.now() - timedelta(minutes=1))
     report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=20))
     assert report.processed == 3 and report.failed == 1
     failed = Candidate.objects.get(asin="B000000000")
@@ -437,13 +432,13 @@ def test_transient_errors_are_retried_later_with_backoff(sim, clock):
     report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
     candidate = Candidate.objects.get()
     assert report.errors and candidate.status == Candidate.Status.PENDING
-    assert candidate.attempts == 1 and candidate.due_at > now_of(clock)
+    assert candidate.attempts == 1 and candidate.due_at > clock.now()
     assert "TransientError" in candidate.last_error
 
 
 def test_an_awkward_product_becomes_a_hidden_incomplete_deal_with_its_reason(sim, clock):
     awkward = next(p.asin for p in sim.catalogue if p.kind == "no_sales")
-    Candidate.objects.create(asin=awkward, due_at=now_of(clock))
+    Candidate.objects.create(asin=awkward, due_at=clock.now())
     backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
     deal = Deal.objects.get(asin=awkward)
     assert deal.quality == Deal.Quality.INCOMPLETE and deal.quality_reason
@@ -455,24 +450,24 @@ def test_an_awkward_product_becomes_a_hidden_incomplete_deal_with_its_reason(sim
 
 def test_repair_gives_up_after_three_failures(sim, clock):
     awkward = next(p.asin for p in sim.catalogue if p.kind == "no_sales")
-    Candidate.objects.create(asin=awkward, due_at=now_of(clock))
+    Candidate.objects.create(asin=awkward, due_at=clock.now())
     client = make_client(sim, clock)
     backfill.run_backfill(client, clock=clock, plan=plan(5))
     for _ in range(3):
         clock.advance(7 * 24 * 3600)
-        backfill.run_repair(client, clock=clock)
+        repair.run_repair(client, clock=clock)
     deal = Deal.objects.get(asin=awkward)
     assert deal.quality == Deal.Quality.UNREPAIRABLE and deal.quality_reason
     calls = sim.stats.calls["product"]
     clock.advance(30 * 24 * 3600)
-    backfill.run_repair(client, clock=clock)
+    repair.run_repair(client, clock=clock)
     assert sim.stats.calls["product"] == calls, "an unrepairable deal stops costing tokens"
 
 
 def test_known_deals_are_refreshed_on_their_own_schedule_and_expire_when_stale(sim, clock):
     asins = discovered(sim, clock, 2)
     backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
-    now = now_of(clock)
+    now = clock.now()
     Deal.objects.filter(asin=asins[0]).update(fetched_at=now - timedelta(days=2))
     Deal.objects.filter(asin=asins[1]).update(fetched_at=now - timedelta(days=30))
     assert backfill.schedule_refreshes(now=now) == 1
@@ -481,3 +476,39 @@ def test_known_deals_are_refreshed_on_their_own_schedule_and_expire_when_stale(s
     stale = Deal.objects.get(asin=asins[1])
     assert stale.expired_at is not None and "not refreshed" in stale.expired_reason
     assert stale.history.exists(), "expiry hides a deal; its history stays"
+
+
+# --- one clock ----------------------------------------------------------------------------
+
+
+def test_every_timestamp_a_pass_stores_comes_from_the_clock_it_was_given():
+    """A demo runs on a scaled clock: a row stamped by the wall clock instead would sit years
+    away from its neighbours. Here the passes' clock is years behind the wall clock."""
+    clock = FakeClock(start=datetime(2021, 6, 1, tzinfo=UTC).timestamp())
+    started = clock.now()
+    with KeepaSimulator(SimulatorConfig(keys={KEY: 20}, clock=clock, products=60)) as simulator:
+        client = make_client(simulator, clock)
+        discovery.run_discovery(client, now=clock.now(), max_pages=1)
+        awkward = next(p.asin for p in simulator.catalogue if p.kind == "no_sales")
+        backlog.request_refetch([awkward], now=clock.now())
+        backfill.run_backfill(client, clock=clock, plan=plan(rate=20))
+        clock.advance(7 * 24 * 3600)
+        repair.run_repair(client, clock=clock)
+        clock.advance(20 * 24 * 3600)
+        backfill.run_backfill(client, clock=clock, plan=plan(rate=20))
+    assert Deal.objects.filter(expired_at__isnull=False).exists(), "expiry ran too"
+    keepas_own = {"keepa_updated_at", "feed_last_update", "watermark"}  # times Keepa reported
+    stamped = [
+        (model.__name__, name, value)
+        for model in (Deal, Deal.history.model, Candidate, DiscoverySelection)
+        for row in model.objects.values()
+        for name, value in row.items()
+        if isinstance(value, datetime)
+    ]
+    assert {name for _model, name, _value in stamped} >= {"created_at", "updated_at", "history_date"}
+    wrong = [
+        (model, name, value)
+        for model, name, value in stamped
+        if value > clock.now() or (name not in keepas_own and value < started)
+    ]
+    assert wrong == []

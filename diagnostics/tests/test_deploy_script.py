@@ -57,6 +57,8 @@ def site(tmp_path):
         "DEALSITE_WORKER_UNITS": "w1.service w2.service",
         "DEALSITE_WEB_UNIT": "web.service",
         "DEALSITE_CRON_UNIT": "cron.service",
+        # A host's real environment file must not leak into the scratch deploy.
+        "DEALSITE_ENV_FILE": str(tmp_path / "no-such.env"),
     }
     return {"seed": seed, "deployed": deployed, "log": log, "env": env, "tmp": tmp_path}
 

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deals.keepa.client import KeepaClient
 from deals.keepa.errors import KeepaError
-from tokens.bucket import get_bucket
 from tokens.clock import get_clock
+from tokens.services import get_bucket
 
 
 class PipelineCommand(BaseCommand):

@@ -1,5 +1,3 @@
-from datetime import UTC, datetime
-
 from deals.discovery import run_discovery
 
 from ._pipeline import PipelineCommand
@@ -9,5 +7,4 @@ class Command(PipelineCommand):
     help = "Scan the deal finder once and record candidates, in the foreground (--limit: pages)."
 
     def run_pass(self, client, bucket, clock, options):
-        now = datetime.fromtimestamp(clock.time(), tz=UTC)
-        return run_discovery(client, now=now, max_pages=options["limit"])
+        return run_discovery(client, now=clock.now(), max_pages=options["limit"])

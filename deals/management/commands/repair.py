@@ -1,4 +1,4 @@
-from deals.backfill import run_repair
+from deals.repair import run_repair
 
 from ._pipeline import PipelineCommand
 

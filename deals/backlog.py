@@ -1,0 +1,111 @@
+"""The candidate backlog: how an ASIN becomes due, and the lease that lets many workers
+share it.
+
+Work is claimed from the database with a lease (``SELECT ... FOR UPDATE SKIP LOCKED`` on
+PostgreSQL), so several workers never take the same ASIN and a killed worker's claim simply
+expires. Which candidates are due or claimable is ``CandidateQuerySet``'s to say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from deals.models import Candidate
+
+Source = Candidate.Source
+
+#: Staff requests jump the queue; routine refreshes wait behind new deals.
+PRIORITY = {Source.STAFF: 10, Source.DISCOVERY: 0, Source.REFRESH: -1}
+
+#: The order claims take: highest priority, then longest due.
+CLAIM_ORDER = ("-priority", "due_at", "id")
+
+
+def _pipeline(name: str):
+    return settings.DEALSITE_PIPELINE[name]
+
+
+def _due_fields(source: str, now: datetime, feed_last_update: datetime | None) -> dict:
+    """Everything "due now" means, whatever the candidate was before."""
+    return {
+        "source": source,
+        "priority": PRIORITY[source],
+        "status": Candidate.Status.PENDING,
+        "due_at": now,
+        "claimed_until": None,
+        "attempts": 0,
+        "last_error": "",
+        "feed_last_update": feed_last_update,
+        "updated_at": now,
+    }
+
+
+def new_candidate(
+    asin: str, *, source: str, now: datetime, feed_last_update: datetime | None = None
+) -> Candidate:
+    """An unsaved due candidate, for bulk inserts."""
+    return Candidate(asin=asin, discovered_at=now, **_due_fields(source, now, feed_last_update))
+
+
+def make_due(asin: str, *, source: str, now: datetime, feed_last_update: datetime | None = None) -> None:
+    """Queue ``asin`` for a fetch now, new or known, pending, done or failed.
+
+    ``feed_last_update`` is Keepa's lastUpdate as the deal feed reported it: a routine fetch
+    skips a product not updated since our last fetch; None (refreshes, staff) never skips.
+    """
+    Candidate.objects.update_or_create(
+        asin=asin,
+        defaults=_due_fields(source, now, feed_last_update),
+        create_defaults={"discovered_at": now, **_due_fields(source, now, feed_last_update)},
+    )
+
+
+def request_refetch(asins: Sequence[str], *, now: datetime) -> int:
+    """Staff asked for a re-fetch: top priority, and the product is fetched even when Keepa
+    has not updated it."""
+    for asin in asins:
+        make_due(asin, source=Source.STAFF, now=now)
+    return len(asins)
+
+
+def claim(limit: int, *, now: datetime) -> list[Candidate]:
+    """Lease up to ``limit`` claimable candidates in ``CLAIM_ORDER``."""
+    with transaction.atomic():
+        queryset = Candidate.objects.claimable(now).order_by(*CLAIM_ORDER)
+        if connection.features.has_select_for_update_skip_locked:
+            queryset = queryset.select_for_update(skip_locked=True)
+        ids = list(queryset.values_list("id", flat=True)[:limit])
+        lease = now + timedelta(seconds=_pipeline("CLAIM_LEASE_SECONDS"))
+        Candidate.objects.filter(id__in=ids).update(claimed_until=lease)
+    return list(Candidate.objects.filter(id__in=ids).order_by(*CLAIM_ORDER))
+
+
+def release(candidates: Sequence[Candidate]) -> None:
+    """Hand claimed candidates back untouched (the pass stopped before fetching them)."""
+    Candidate.objects.filter(id__in=[c.id for c in candidates]).update(claimed_until=None)
+
+
+def finish(candidate: Candidate, *, now: datetime, note: str = "") -> None:
+    Candidate.objects.filter(id=candidate.id).update(
+        status=Candidate.Status.DONE, claimed_until=None, attempts=0, last_error=note, updated_at=now
+    )
+
+
+def fail(candidate: Candidate, reason: str, *, now: datetime, retryable: bool) -> None:
+    """Record a failed attempt; retryable failures come back later with a doubling backoff,
+    up to ``MAX_ATTEMPTS``."""
+    attempts = candidate.attempts + 1
+    final = not retryable or attempts >= _pipeline("MAX_ATTEMPTS")
+    backoff = _pipeline("RETRY_BACKOFF_SECONDS") * 2 ** (attempts - 1)
+    Candidate.objects.filter(id=candidate.id).update(
+        status=Candidate.Status.FAILED if final else Candidate.Status.PENDING,
+        attempts=attempts,
+        last_error=reason[:2000],
+        claimed_until=None,
+        due_at=now if final else now + timedelta(seconds=backoff),
+        updated_at=now,
+    )

@@ -1,0 +1,55 @@
+"""What one pass of discovery, backfill or repair did, and the one way a pass stops for
+tokens or a 402, shared by the jobs and the foreground commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from deals.keepa.errors import NotEnoughTokens, PaymentRequired
+
+
+@dataclass
+class RunReport:
+    """What a pass did; ``wait_seconds`` is set when it stopped for tokens, ``fatal`` when
+    Keepa refused the key or plan (402)."""
+
+    processed: int = 0
+    complete: int = 0
+    incomplete: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    tokens_consumed: int = 0
+    wait_seconds: float | None = None
+    fatal: str | None = None
+    errors: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def stopped(self) -> bool:
+        """The pass stopped early: no tokens, or Keepa access paused."""
+        return self.wait_seconds is not None or self.fatal is not None
+
+    def summary(self) -> str:
+        return (
+            f"processed={self.processed} complete={self.complete} incomplete={self.incomplete} "
+            f"failed={self.failed} unchanged={self.unchanged} tokens={self.tokens_consumed}"
+        ) + (f" ({self.note})" if self.note else "")
+
+
+@contextmanager
+def stop_for_tokens(report: RunReport, *, on_stop: Callable[[], None] | None = None) -> Iterator[None]:
+    """Turn a token refusal or a 402 inside the block into the report's stop (check
+    ``report.stopped`` after it); ``on_stop`` hands back what the pass held, such as a
+    claimed batch. Every other error propagates."""
+    try:
+        yield
+    except NotEnoughTokens as exc:
+        report.wait_seconds = exc.wait_seconds
+    except PaymentRequired as exc:
+        report.fatal = str(exc)
+    else:
+        return
+    if on_stop is not None:
+        on_stop()
