@@ -10,14 +10,13 @@ from django.contrib import admin, messages
 from redis.exceptions import RedisError
 from simple_history.admin import SimpleHistoryAdmin
 
+from deals.jobs import enqueue_refetch
 from deals.models import Candidate, DiscoverySelection, JobRun
 
 
 def queue_refetch(model_admin: admin.ModelAdmin, request, asins: list[str]) -> None:
     """Staff's "re-fetch now": the candidates are marked in the database first, so a queue
     that cannot be reached delays the fetch to the next scheduled backfill but loses nothing."""
-    from deals.jobs import enqueue_refetch
-
     try:
         count = enqueue_refetch(asins)
     except RedisError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
+
 CENT = Decimal("0.01")
 
 
@@ -37,8 +39,6 @@ class BusinessRules:
 
     @classmethod
     def from_settings(cls) -> BusinessRules:
-        from django.conf import settings
-
         business = settings.DEALSITE_BUSINESS
         return cls(
             prep_fee_cents=business["PREP_FEE_CENTS"],

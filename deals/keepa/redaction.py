@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
 _KEY_PARAM = re.compile(r"(?i)(\bkey=)[^&\s'\"]+")
 
 
@@ -19,11 +22,9 @@ def redact(text: str, key: str | None = None) -> str:
 
 
 def _configured_key() -> str | None:
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
+    """The key to mask; none in a process without Django settings (the simulator's own)."""
     try:
-        return getattr(settings, "KEEPA_API_KEY", "") or None
+        return settings.KEEPA_API_KEY or None
     except ImproperlyConfigured:
         return None
 

@@ -1,6 +1,6 @@
 """The dependency picture the layout promises, read from the source: no production module
-imports (at any level) a module that imports it back, and none but runstack's demo mode
-imports the fake Keepa."""
+imports (at any level) a module that imports it back, none but runstack's demo mode imports
+the fake Keepa, and no import hides inside a function where it could hide a cycle."""
 
 from __future__ import annotations
 
@@ -132,3 +132,23 @@ def test_only_the_demo_mode_imports_the_fake_keepa():
             assert fake and not any(top for _target, top in fake), "runstack imports keepasim lazily"
         else:
             assert fake == [], f"{name} imports the fake Keepa"
+
+
+def test_production_code_imports_at_module_level():
+    hidden = []
+    for name, path in production_modules().items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top_level:
+                hidden.append(f"{name}:{node.lineno}")
+    assert hidden == [f"{DEMO_MODE}:{_demo_import_line()}"]
+
+
+def _demo_import_line() -> int:
+    path = production_modules()[DEMO_MODE]
+    return next(
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keepasim")
+    )

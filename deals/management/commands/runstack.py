@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import shlex
+import subprocess
 import sys
 import time
 
@@ -22,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from honcho.manager import Manager
 
 from dealsite.embedded_redis import ensure_redis
+from tokens.clock import ScaledClock
 
 DEMO_KEY = "demo"
 
@@ -92,8 +94,8 @@ class Command(BaseCommand):
 
     def _start_simulator(self, options):
         """The simulator runs in this process; children share its scaled clock via the epoch."""
+        # Demo mode only: production code never imports the fake Keepa.
         from keepasim.simulator import KeepaSimulator, SimulatorConfig
-        from tokens.clock import ScaledClock
 
         epoch = time.time()
         scale = options["time_scale"]
@@ -118,8 +120,6 @@ class Command(BaseCommand):
     def _prepare(self, manage, env):
         """Migrate, force a recharge (as deploys do) and start the job chains, in the
         children's environment so they see the same Redis, key and clock."""
-        import subprocess
-
         for step in (["migrate", "--noinput"], ["force_pause", "--reason", "startup"], ["schedule_jobs"]):
             result = subprocess.run([*manage, *step], env=env, check=False)
             if result.returncode != 0:
