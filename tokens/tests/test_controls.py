@@ -163,6 +163,7 @@ def test_automatic_recharges_are_audited(settings, bucket, clock):
     assert automatic.reserve(1).reason == "recharging"
     event = RechargeEvent.objects.get()
     assert (event.action, event.actor, event.user, event.tokens) == ("recharge_on", "automatic", None, 10)
+    assert event.created_at == clock.now(), "stamped by the bucket's clock, like the job that caused it"
 
 
 # --- API -------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""The candidate backlog: one meaning of "due" for every source, and the lease workers share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deals import backlog, discovery
+from deals.models import Candidate
+from tokens.clock import FakeClock
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(start=datetime(2024, 3, 1, tzinfo=UTC).timestamp())
+
+
+def feed_entry(asin: str, updated: datetime) -> discovery.FeedDeal:
+    return discovery.FeedDeal(asin=asin, created=updated, last_update=updated)
+
+
+def test_every_source_makes_a_candidate_due_the_same_way(clock):
+    """A failed or finished candidate made due again starts afresh, whoever asks."""
+    for source in Candidate.Source.values:
+        asin = f"B00000000{Candidate.Source.values.index(source)}"
+        backlog.make_due(asin, source=source, now=clock.now())
+        backlog.fail(Candidate.objects.get(asin=asin), "Keepa said no", now=clock.now(), retryable=False)
+        clock.advance(60)
+        backlog.make_due(asin, source=source, now=clock.now())
+        candidate = Candidate.objects.get(asin=asin)
+        assert (candidate.status, candidate.attempts, candidate.last_error) == ("pending", 0, "")
+        assert (candidate.due_at, candidate.updated_at, candidate.claimed_until) == (clock.now(),) * 2 + (
+            None,
+        )
+        assert candidate.priority == backlog.PRIORITY[source]
+        assert candidate.discovered_at < candidate.due_at, "still known since its first sighting"
+
+
+def test_the_feed_revives_a_finished_candidate_only_when_keepa_updated_the_product(clock):
+    seen = clock.now() - timedelta(hours=3)
+    discovery.record_candidates([feed_entry("B000000001", seen)], now=clock.now())
+    backlog.finish(Candidate.objects.get(), now=clock.now())
+
+    assert discovery.record_candidates([feed_entry("B000000001", seen)], now=clock.now()) == 0
+    assert Candidate.objects.get().status == Candidate.Status.DONE
+
+    newer = seen + timedelta(hours=1)
+    assert discovery.record_candidates([feed_entry("B000000001", newer)], now=clock.now()) == 1
+    candidate = Candidate.objects.get()
+    assert (candidate.status, candidate.feed_last_update) == (Candidate.Status.PENDING, newer)
+
+
+def test_a_pending_candidate_keeps_its_place_when_the_feed_reports_it_again(clock):
+    discovery.record_candidates([feed_entry("B000000001", clock.now())], now=clock.now())
+    first_due = Candidate.objects.get().due_at
+    clock.advance(600)
+    assert discovery.record_candidates([feed_entry("B000000001", clock.now())], now=clock.now()) == 0
+    assert Candidate.objects.get().due_at == first_due
+
+
+def test_claims_take_staff_requests_first_and_a_lapsed_lease_is_free_again(clock, settings):
+    backlog.make_due("B000000001", source=Candidate.Source.REFRESH, now=clock.now())
+    backlog.make_due("B000000002", source=Candidate.Source.DISCOVERY, now=clock.now())
+    backlog.request_refetch(["B000000003"], now=clock.now())
+    claimed = backlog.claim(2, now=clock.now())
+    assert [c.asin for c in claimed] == ["B000000003", "B000000002"]
+    assert [c.asin for c in Candidate.objects.claimable(clock.now())] == ["B000000001"]
+    assert Candidate.objects.due(clock.now()).count() == 3, "leased candidates are still due"
+
+    clock.advance(settings.DEALSITE_PIPELINE["CLAIM_LEASE_SECONDS"] + 1)
+    assert Candidate.objects.claimable(clock.now()).count() == 3, "a dead worker's lease expires"
+
+
+def test_retryable_failures_back_off_doubling_until_the_last_attempt(clock, settings):
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
+    backoff = settings.DEALSITE_PIPELINE["RETRY_BACKOFF_SECONDS"]
+    for attempt in range(1, settings.DEALSITE_PIPELINE["MAX_ATTEMPTS"]):
+        backlog.fail(Candidate.objects.get(), "HTTP 503", now=clock.now(), retryable=True)
+        candidate = Candidate.objects.get()
+        assert candidate.status == Candidate.Status.PENDING
+        assert candidate.due_at == clock.now() + timedelta(seconds=backoff * 2 ** (attempt - 1))
+    backlog.fail(Candidate.objects.get(), "HTTP 503", now=clock.now(), retryable=True)
+    assert Candidate.objects.get().status == Candidate.Status.FAILED
