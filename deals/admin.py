@@ -31,6 +31,7 @@ from deals import services
 from deals.models import Deal, Quality
 from deals.money import DollarsField, format_cents
 from deals.pipeline_admin import queue_refetch  # also registers Candidate, DiscoverySelection, JobRun
+from tokens.clock import get_clock
 
 #: What staff may edit; everything else is computed or comes from Keepa.
 EDITABLE = (
@@ -145,7 +146,7 @@ class ShownOnDashboardFilter(admin.SimpleListFilter):
         if value == "zombie":
             return queryset.zombies()
         if value == "incomplete":
-            return queryset.incomplete()
+            return queryset.incomplete(now=get_clock().now())
         if value == "unrepairable":
             return queryset.filter(quality=Quality.UNREPAIRABLE)
         return queryset

@@ -19,6 +19,7 @@ from rq import Queue
 from deals import backfill, jobs, services
 from deals.models import Candidate, Deal, DiscoverySelection, Quality
 from deals.money import format_cents
+from tokens.clock import get_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -157,7 +158,7 @@ def test_the_shown_on_dashboard_filter_is_the_querysets_rule(admin_client, make_
     expected = {
         "displayable": Deal.objects.displayable(),
         "zombie": Deal.objects.zombies(),
-        "incomplete": Deal.objects.incomplete(),
+        "incomplete": Deal.objects.incomplete(now=get_clock().now()),
         "unrepairable": Deal.objects.filter(quality=Quality.UNREPAIRABLE),
     }
     for value, queryset in expected.items():
@@ -495,7 +496,7 @@ def test_refetch_marks_top_priority_cache_ignoring_candidates_and_queues_a_backf
         assert candidate.source == Candidate.Source.STAFF
         assert candidate.due_at <= timezone.now()
         assert (candidate.attempts, candidate.claimed_until) == (0, None)
-        assert not backfill._is_cached(candidate, {candidate.asin: timezone.now()}), "the cache is ignored"
+        assert not backfill.unchanged_since_fetch(candidate, timezone.now()), "the cache is ignored"
     assert not Candidate.objects.filter(asin=untouched.asin).exists()
 
     queue = Queue(jobs.QUEUE_NAME, connection=rq_connection)
