@@ -33,8 +33,7 @@ from deals.api.filters import ORDERING_CHOICES, ORDERING_FIELDS
 from deals.api.pagination import DealPagination
 from deals.api.serializers import DealSerializer
 from deals.models import Deal, Quality
-from deals.pricing import BusinessRules, compute_costs, percent_below
-from deals.tests.test_dashboard_view import make_deal
+from deals.tests.factories import displayable_row, make_deal, make_listless_zombie, make_losing_zombie
 
 pytestmark = pytest.mark.django_db
 
@@ -87,37 +86,6 @@ FILTER_PARAMETERS = {
 # --- helpers ---------------------------------------------------------------------------
 
 
-def displayable_row(asin: str, *, list_at_cents: int = 10000, price_now_cents: int = 1000, **extra) -> Deal:
-    """An unsaved displayable deal with consistent money (for bulk_create: no history)."""
-    costs = compute_costs(
-        price_now_cents=price_now_cents,
-        list_at_cents=list_at_cents,
-        fba_fee_cents=550,
-        referral_percent=Decimal(15),
-        rules=BusinessRules(),
-    )
-    values = {
-        "title": f"Book {asin}",
-        "category": "Books",
-        "sales_rank": 50_000,
-        "price_now_cents": price_now_cents,
-        "one_year_avg_cents": 3000,
-        "list_at_computed_cents": list_at_cents,
-        "list_at_cents": list_at_cents,
-        "fba_fee_cents": 550,
-        "referral_percent": Decimal(15),
-        "all_in_cost_cents": costs.all_in_cost_cents,
-        "amazon_fees_cents": costs.amazon_fees_cents,
-        "profit_cents": costs.profit_cents,
-        "margin_percent": costs.margin_percent,
-        "roi_percent": costs.roi_percent,
-        "percent_down": percent_below(price_now_cents, 3000),
-        "quality": Quality.COMPLETE,
-        **extra,
-    }
-    return Deal(asin=asin, **values)
-
-
 def api(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
@@ -145,33 +113,15 @@ def listed(client: APIClient, **params) -> list[str]:
 
 
 def _zombie_losing_money_orm():
-    Deal.objects.create(
-        asin="Z000000001",
-        price_now_cents=1000,
-        one_year_avg_cents=3000,
-        list_at_cents=1000,
-        all_in_cost_cents=1724,
-        amazon_fees_cents=700,
-        profit_cents=-1424,
-        quality=Quality.COMPLETE,
-    )
+    make_losing_zombie("Z000000001")
 
 
 def _zombie_zero_profit_orm():
-    Deal.objects.create(
-        asin="Z000000001",
-        price_now_cents=1000,
-        one_year_avg_cents=3000,
-        list_at_cents=2424,
-        all_in_cost_cents=1724,
-        amazon_fees_cents=700,
-        profit_cents=0,
-        quality=Quality.COMPLETE,
-    )
+    make_losing_zombie("Z000000001", list_at_cents=2424, profit_cents=0)
 
 
 def _zombie_without_list_at_orm():
-    Deal.objects.create(asin="Z000000001", price_now_cents=1000, one_year_avg_cents=3000)
+    make_listless_zombie("Z000000001")
 
 
 def _zombie_without_average_orm():

@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
-from deals.models import Deal, Quality
-from deals.tests.test_dashboard_view import make_deal
+from deals.models import Deal
+from deals.tests.factories import make_deal, make_listless_zombie, make_losing_zombie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,25 +88,8 @@ def log_in(page, url: str) -> None:
 def make_zombies() -> None:
     """Written straight through the ORM, as the predecessor's buggy paths did; each would
     sort first by rank if it leaked."""
-    Deal.objects.create(  # "complete" but losing money
-        asin=ZOMBIES[0],
-        title="Zombie losing money",
-        sales_rank=1,
-        price_now_cents=1000,
-        one_year_avg_cents=3000,
-        list_at_cents=1000,
-        all_in_cost_cents=1724,
-        amazon_fees_cents=700,
-        profit_cents=-1424,
-        quality=Quality.COMPLETE,
-    )
-    Deal.objects.create(  # no List at
-        asin=ZOMBIES[1],
-        title="Zombie without List at",
-        sales_rank=2,
-        price_now_cents=1000,
-        quality=Quality.INCOMPLETE,
-    )
+    make_losing_zombie(ZOMBIES[0], title="Zombie losing money", sales_rank=1)
+    make_listless_zombie(ZOMBIES[1], title="Zombie without List at", sales_rank=2)
 
 
 def asins(queryset, ordering: str, page: int = 1, size: int = 5) -> list[str]:

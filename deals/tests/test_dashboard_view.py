@@ -9,45 +9,11 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-from deals.models import Deal, Quality
-from deals.services import upsert_deal
+from deals.tests.factories import make_deal, make_listless_zombie
 
 pytestmark = pytest.mark.django_db
 
 STATIC_ASSETS = ("deals/dashboard.js", "deals/dashboard.css")
-
-
-def make_deal(asin: str, *, list_at_cents: int = 10000, price_now_cents: int = 1000, **inputs) -> Deal:
-    """A displayable deal through the one write path (profit follows from List at)."""
-    values = {
-        "title": f"Book {asin}",
-        "category": "Books",
-        "one_year_avg_cents": 3000,
-        "fba_fee_cents": 550,
-        "referral_percent": 15,
-        "sales_rank": 50000,
-        "sales_rank_drops_30": 4,
-        "used_offer_count": 12,
-        "used_price_history": [[1_700_000_000, 2500], [1_710_000_000, 1000]],
-        **inputs,
-    }
-    deal = upsert_deal(
-        asin=asin, reason="test", list_at_cents=list_at_cents, price_now_cents=price_now_cents, **values
-    ).deal
-    assert deal.quality == Quality.COMPLETE, deal.quality_reason
-    return deal
-
-
-def make_zombie(asin: str, *, category: str = "Zombie category") -> Deal:
-    """A zombie written straight through the ORM, as a buggy old path would: no List at."""
-    return Deal.objects.create(
-        asin=asin,
-        title=f"Zombie {asin}",
-        category=category,
-        price_now_cents=1000,
-        one_year_avg_cents=3000,
-        quality=Quality.INCOMPLETE,
-    )
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(client):
@@ -75,7 +41,7 @@ def test_the_page_is_a_shell_fed_by_the_api(admin_client):
 
 def test_the_category_suggestions_come_from_displayable_deals_only(admin_client):
     make_deal("0000000001", category="Textbooks")
-    make_zombie("0000000002", category="Zombie category")
+    make_listless_zombie("0000000002", category="Zombie category")
 
     html = admin_client.get("/").content.decode()
 

@@ -6,7 +6,6 @@ leases, refills and retries happen in seconds while every part is the real one.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import django_rq
@@ -18,6 +17,7 @@ from rq.utils import utcformat
 
 from deals import jobs
 from deals.models import Candidate, Deal, JobRun
+from dealsite.tests.support import wait_for
 from keepasim.harness import API_KEY, PipelineStack
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -28,15 +28,6 @@ def rq_settings(redis_url, real_redis):
     queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
     with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url):
         yield redis_url
-
-
-def wait_for(condition, *, timeout: float, interval: float = 0.25, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def seed_candidates(stack: PipelineStack, count: int) -> list[str]:

@@ -6,26 +6,16 @@ overspend, and every candidate done exactly once."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.test import override_settings
 
 from deals import jobs
 from deals.models import Candidate, Deal
+from dealsite.tests.support import wait_for
 from diagnostics.checks import check_workers
 from keepasim.harness import API_KEY, PipelineStack
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _wait_for(condition, *, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def test_two_worker_pools_share_one_token_budget(redis_url, real_redis):
@@ -42,7 +32,7 @@ def test_two_worker_pools_share_one_token_budget(redis_url, real_redis):
         stack.extra_env = {"REDIS_URL": other_host_url, "DATABASE_CONN_MAX_AGE": "0"}
         stack.start_worker()
         stack.start_worker()
-        _wait_for(lambda: len(check_workers().data["alive"]) == 4, timeout=30, message="four live workers")
+        wait_for(lambda: len(check_workers().data["alive"]) == 4, timeout=30, message="four live workers")
 
         jobs.ensure_scheduled("backfill")
         stack.manage("backfill", timeout=120)
@@ -50,7 +40,7 @@ def test_two_worker_pools_share_one_token_budget(redis_url, real_redis):
         def settled() -> int:
             return Candidate.objects.filter(asin__in=asins).exclude(status=Candidate.Status.PENDING).count()
 
-        _wait_for(lambda: settled() == len(asins), timeout=90, message="all candidates settled")
+        wait_for(lambda: settled() == len(asins), timeout=90, message="all candidates settled")
         assert stack.simulator.stats.rate_limited == 0, "one budget: Keepa never answered 429"
         assert Deal.objects.filter(asin__in=asins).count() == len(set(asins))
         consumed = stack.simulator.stats.tokens_consumed[API_KEY]
