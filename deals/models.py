@@ -88,23 +88,20 @@ class FieldCheckConstraint(models.CheckConstraint):
 
 
 def _non_negative(**labels: str) -> list[FieldCheckConstraint]:
-    return [
-        FieldCheckConstraint(
-            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
-            name=f"deal_{name}_not_negative",
-            violation_error_message=f"{label} must not be negative.",
-            field=name,
-        )
-        for name, label in labels.items()
-    ]
+    return _against_zero("gte", "not_negative", "must not be negative.", labels)
 
 
 def _positive(**labels: str) -> list[FieldCheckConstraint]:
+    return _against_zero("gt", "positive", "must be more than $0.", labels)
+
+
+def _against_zero(lookup: str, rule: str, words: str, labels: dict[str, str]) -> list[FieldCheckConstraint]:
+    """One rule per field comparing it with 0; NULL passes ("no value" is not a bad value)."""
     return [
         FieldCheckConstraint(
-            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gt": 0}),
-            name=f"deal_{name}_positive",
-            violation_error_message=f"{label} must be more than $0.",
+            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__{lookup}": 0}),
+            name=f"deal_{name}_{rule}",
+            violation_error_message=f"{label} {words}",
             field=name,
         )
         for name, label in labels.items()
