@@ -84,3 +84,25 @@ OFFERS_PAGE_SIZE = 10  # with ``offers``: 6 tokens per page of up to 10 offers f
 OFFERS_PAGE_COST = 6
 BUYBOX_COST = 2  # extra per product, unless offers are asked for
 FRESH_UPDATE_COST = 1  # extra per product for ``update=0``
+RATING_COST = 1  # at most, extra per product for ``rating=1``
+MIN_OFFERS, MAX_OFFERS = 20, 100  # the range Keepa accepts for ``offers``
+
+# --- offers and sellers -------------------------------------------------------------------
+
+# An offer's ``condition`` (0 = unknown to Keepa, never usable); the used buy box has 2-5.
+CONDITION_NAMES = {
+    1: "New",
+    2: "Used - Like New",
+    3: "Used - Very Good",
+    4: "Used - Good",
+    5: "Used - Acceptable",
+    6: "Refurbished",
+    7: "Collectible - Like New",
+    8: "Collectible - Very Good",
+    9: "Collectible - Good",
+    10: "Collectible - Acceptable",
+}
+USED_CONDITIONS = frozenset(range(2, 6))
+
+MAX_SELLERS_PER_CALL = 100
+SELLER_COST = 1  # per seller found
