@@ -80,10 +80,49 @@ SORT_BY_DELTA_PERCENT = 4
 # --- /product (tokens are charged per product returned) -----------------------------------
 
 MAX_ASINS_PER_CALL = 100
-OFFERS_PAGE_SIZE = 10  # with ``offers``: 6 tokens per page of up to 10 offers found, at least one
+# ``offers=N`` asks for up to N live offers per product; Keepa refuses N outside 20..100.
+MIN_OFFERS, MAX_OFFERS = 20, 100
+# With ``offers``: 6 tokens per page of up to 10 offers found, replacing the 1 per product. A
+# product with no live offer still costs one page: Keepa fetched its (empty) offer listing,
+# and the published rule names no cheaper case, so one page is the safe reading.
+OFFERS_PAGE_SIZE = 10
 OFFERS_PAGE_COST = 6
-BUYBOX_COST = 2  # extra per product, unless offers are asked for
+FAILED_OFFERS_COST = 1  # a product whose offers could not be fetched (``offersSuccessful`` false)
+BUYBOX_COST = 2  # extra per product, unless offers are asked for (they include the buy box)
 FRESH_UPDATE_COST = 1  # extra per product for ``update=0``
+RATING_COST = 1  # ``rating=1``: up to 1 extra per product (only when Keepa refreshed the rating)
+
+# --- offers -------------------------------------------------------------------------------
+
+# ``offer.condition`` (``OfferCondition``); 0 means Keepa could not tell.
+CONDITION_NAMES = {
+    1: "New",
+    2: "Used - Like New",
+    3: "Used - Very Good",
+    4: "Used - Good",
+    5: "Used - Acceptable",
+    6: "Refurbished",
+    7: "Collectible - Like New",
+    8: "Collectible - Very Good",
+    9: "Collectible - Good",
+    10: "Collectible - Acceptable",
+}
+CONDITION_NEW = 1
+USED_CONDITIONS = frozenset({2, 3, 4, 5})
+CONDITION_REFURBISHED = 6
+COLLECTIBLE_CONDITIONS = frozenset({7, 8, 9, 10})
+# In ``offerCSV`` (repeated ``[minute, price, shipping]``): price -2 = unknown, shipping -1 =
+# not shippable (or unspecified), shipping 0 = free (every FBA offer).
+PRICE_UNKNOWN = -2
+NOT_SHIPPABLE = -1
+AMAZON_SELLER_ID = "ATVPDKIKX0DER"  # Amazon.com itself (``isAmazon``); Warehouse Deals is not Amazon
+
+# --- /seller ------------------------------------------------------------------------------
+
+MAX_SELLERS_PER_CALL = 100
+SELLER_COST = 1  # per seller found; an unknown id costs nothing
+# A seller's ``csv``: 0 RATING (percent positive, 0-100), 1 RATING_COUNT (lifetime count).
+SELLER_RATING, SELLER_RATING_COUNT = 0, 1
 RATING_COST = 1  # at most, extra per product for ``rating=1``
 MIN_OFFERS, MAX_OFFERS = 20, 100  # the range Keepa accepts for ``offers``
 
