@@ -123,25 +123,3 @@ MAX_SELLERS_PER_CALL = 100
 SELLER_COST = 1  # per seller found; an unknown id costs nothing
 # A seller's ``csv``: 0 RATING (percent positive, 0-100), 1 RATING_COUNT (lifetime count).
 SELLER_RATING, SELLER_RATING_COUNT = 0, 1
-RATING_COST = 1  # at most, extra per product for ``rating=1``
-MIN_OFFERS, MAX_OFFERS = 20, 100  # the range Keepa accepts for ``offers``
-
-# --- offers and sellers -------------------------------------------------------------------
-
-# An offer's ``condition`` (0 = unknown to Keepa, never usable); the used buy box has 2-5.
-CONDITION_NAMES = {
-    1: "New",
-    2: "Used - Like New",
-    3: "Used - Very Good",
-    4: "Used - Good",
-    5: "Used - Acceptable",
-    6: "Refurbished",
-    7: "Collectible - Like New",
-    8: "Collectible - Very Good",
-    9: "Collectible - Good",
-    10: "Collectible - Acceptable",
-}
-USED_CONDITIONS = frozenset(range(2, 6))
-
-MAX_SELLERS_PER_CALL = 100
-SELLER_COST = 1  # per seller found
