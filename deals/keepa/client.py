@@ -17,6 +17,7 @@ import copy
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +41,15 @@ from deals.keepa.facts import (
     DEAL_PAGE_COST,
     FRESH_UPDATE_COST,
     MAX_ASINS_PER_CALL,
+    MAX_OFFERS,
+    MAX_SELLERS_PER_CALL,
+    MIN_OFFERS,
     OFFERS_PAGE_COST,
     OFFERS_PAGE_SIZE,
+    RATING_COST,
+    SELLER_COST,
 )
+from deals.keepa.offers import Seller, parse_sellers
 from deals.keepa.redaction import install_library_log_filters, redact
 from tokens.clock import Clock, get_clock
 from tokens.interface import Grant, MalformedReading, Refusal, TokenBucket, TokenReading, UnlimitedBucket
@@ -51,6 +58,12 @@ logger = logging.getLogger(__name__)
 
 # Used when a 429 carries no readable envelope: one refill period.
 FALLBACK_WAIT_SECONDS = 60.0
+# A seller id holding one of these would split into several ids in the query.
+_SEPARATOR = re.compile(r"[,\s]")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,13 @@ class DealsResponse:
     total: int | None = None  # deals the whole query matched (categoryCount summed), if given
 
 
+@dataclass(frozen=True)
+class SellersResponse:
+    sellers: dict[str, Seller]  # by id; an id Keepa does not know is absent
+    reading: TokenReading
+    problems: tuple[str, ...] = ()  # entries of the response that were not seller objects
+
+
 def matched_total(deals: Mapping[str, Any]) -> int | None:
     """How many deals the query matched in all: Keepa counts them per root category."""
     counts = deals.get("categoryCount")
@@ -77,15 +97,24 @@ def matched_total(deals: Mapping[str, Any]) -> int | None:
 
 
 def estimate_product_cost(
-    asin_count: int, *, offers: int | None = None, buybox: bool = False, update: int | None = None
+    asin_count: int,
+    *,
+    offers: int | None = None,
+    buybox: bool = False,
+    update: int | None = None,
+    rating: bool = False,
 ) -> int:
     """Upper bound of what a /product call costs (``facts``): Keepa charges per product
-    *returned* and per offer page *found*, so the real charge can only be lower."""
+    *returned*, per offer page *found* (6 per page of up to 10, replacing the 1 per product;
+    ``buybox`` is then free) and ``rating`` only when its data is stale, so the real charge
+    can only be lower."""
     per_product = OFFERS_PAGE_COST * math.ceil(offers / OFFERS_PAGE_SIZE) if offers else 1
     if buybox and not offers:
         per_product += BUYBOX_COST
     if update == 0:
         per_product += FRESH_UPDATE_COST
+    if rating:
+        per_product += RATING_COST
     return asin_count * per_product
 
 
@@ -168,9 +197,20 @@ class KeepaClient:
         history: bool = True,
         days: int | None = None,
         offers: int | None = None,
+        only_live_offers: bool = False,
         buybox: bool = False,
+        rating: bool = False,
         update: int | None = None,
     ) -> ProductsResponse:
+        """Raw product objects (``deals.keepa.product`` and ``deals.keepa.offers`` parse them).
+
+        ``offers`` (20-100) asks for that many marketplace offers and ``only_live_offers`` drops
+        the outdated ones; both are refused with a ValueError before any call when misused.
+        """
+        if offers is not None and (not _is_int(offers) or not MIN_OFFERS <= offers <= MAX_OFFERS):
+            raise ValueError(f"offers must be an integer from {MIN_OFFERS} to {MAX_OFFERS}, got {offers!r}")
+        if only_live_offers and offers is None:
+            raise ValueError("only_live_offers needs offers")
         if isinstance(asins, str):
             asins = [asins]
         cleaned = [a.strip() for a in asins if isinstance(a, str) and a.strip()]
@@ -189,16 +229,43 @@ class KeepaClient:
             params["days"] = days
         if offers is not None:
             params["offers"] = offers
+        if only_live_offers:
+            params["only-live-offers"] = 1
         if buybox:
             params["buybox"] = 1
+        if rating:
+            params["rating"] = 1
         if update is not None:
             params["update"] = update
-        cost = estimate_product_cost(len(cleaned), offers=offers, buybox=buybox, update=update)
+        cost = estimate_product_cost(len(cleaned), offers=offers, buybox=buybox, update=update, rating=rating)
         body, reading = self._call("product", params, cost=cost)
         products = body.get("products")
         if not isinstance(products, list) or not all(isinstance(p, dict) for p in products):
             raise MalformedResponse("/product response has no list of product objects", reading=reading)
         return ProductsResponse(products=products, reading=reading)
+
+    def sellers(self, seller_ids: Sequence[str]) -> SellersResponse:
+        """Seller names and ratings, up to 100 ids per call.
+
+        A longer list is refused rather than split, as ASINs are: the caller batches, so a
+        failing call never loses the answers of one that already ran and was paid for. The
+        reservation is 1 token per id; Keepa charges only the sellers it found.
+        """
+        if isinstance(seller_ids, str):
+            seller_ids = [seller_ids]
+        cleaned = [s.strip() for s in seller_ids if isinstance(s, str) and s.strip()]
+        if not cleaned or len(cleaned) != len(seller_ids) or any(_SEPARATOR.search(s) for s in cleaned):
+            raise InvalidParameter("sellers() needs non-empty seller ids without commas or spaces")
+        unique = list(dict.fromkeys(cleaned))
+        if len(unique) > MAX_SELLERS_PER_CALL:
+            raise InvalidParameter(f"at most {MAX_SELLERS_PER_CALL} seller ids per call, got {len(unique)}")
+        params = {"domain": self.domain_id, "seller": ",".join(unique)}
+        body, reading = self._call("seller", params, cost=len(unique) * SELLER_COST)
+        raw = body.get("sellers")
+        if raw is not None and not isinstance(raw, dict):
+            raise MalformedResponse("/seller response's 'sellers' is not an object", reading=reading)
+        sellers, problems = parse_sellers(raw)
+        return SellersResponse(sellers=sellers, reading=reading, problems=tuple(problems))
 
     def deals(self, selection: Mapping[str, Any]) -> DealsResponse:
         if not isinstance(selection, Mapping):

@@ -7,6 +7,7 @@ back, exactly one ``settle`` per attempt, and never the key in logs or error tex
 from __future__ import annotations
 
 import logging
+import math
 import traceback
 
 import pytest
@@ -22,6 +23,7 @@ from deals.keepa.errors import (
     PaymentRequired,
     TransientError,
 )
+from deals.keepa.offers import parse_offers
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 from tokens.interface import Grant, Refusal, TokenReading
@@ -142,6 +144,10 @@ def test_an_unusable_matched_count_is_unknown_not_an_error(deals, total):
         ({"buybox": True}, 30),
         ({"update": 0}, 20),
         ({"update": 1}, 10),
+        ({"offers": 100}, 10 * 60),
+        ({"offers": 20, "buybox": True}, 10 * 12),  # buybox is free with offers
+        ({"rating": True}, 20),
+        ({"offers": 20, "rating": True}, 10 * 13),
     ],
 )
 def test_cost_estimate_follows_keepa_rules_conservatively(kwargs, expected):
@@ -307,6 +313,190 @@ def test_malformed_json_is_not_retried(client, sim, bucket):
     assert bucket.settled == [(Grant("r1", 1), None)]
 
 
+# --- offers and sellers ---------------------------------------------------------------
+
+
+def offer_pages_cost(products):
+    """Keepa's rule: 6 tokens per page of up to 10 offers found, at least a page per product;
+    1 for a product whose offers Keepa could not fetch."""
+    return sum(
+        6 * max(1, math.ceil(len(p.get("offers") or []) / 10)) if p.get("offersSuccessful", True) else 1
+        for p in products
+    )
+
+
+def record_requests(client, monkeypatch):
+    """(endpoint, parameters but the key) of every request the client sends."""
+    sent = []
+    send = client.session.get
+
+    def recording(url, params=None, **kwargs):
+        sent.append((url.rsplit("/", 1)[-1], {k: v for k, v in params.items() if k != "key"}))
+        return send(url, params=params, **kwargs)
+
+    monkeypatch.setattr(client.session, "get", recording)
+    return sent
+
+
+def test_the_statistics_call_keeps_its_exact_request_and_cost(client, sim, bucket, monkeypatch):
+    sent = record_requests(client, monkeypatch)
+    asins = known_asins(sim, 2)
+
+    result = client.products(asins, stats=365, history=True)
+
+    assert sent == [("product", {"domain": 1, "asin": ",".join(asins), "history": 1, "stats": 365})]
+    assert bucket.reserved == [2] and result.reading.tokens_consumed == 2
+
+
+def test_an_offers_call_sends_keepas_parameters_and_reserves_the_worst_case(client, sim, bucket, monkeypatch):
+    sent = record_requests(client, monkeypatch)
+    asins = known_asins(sim, 3)
+
+    result = client.products(asins, offers=20, only_live_offers=True, rating=True, buybox=True)
+
+    assert sent == [
+        (
+            "product",
+            {
+                "domain": 1,
+                "asin": ",".join(asins),
+                "history": 1,
+                "stats": 365,
+                "offers": 20,
+                "only-live-offers": 1,
+                "buybox": 1,
+                "rating": 1,
+            },
+        )
+    ]
+    assert bucket.reserved == [3 * (12 + 1)], "2 pages of offers and the rating; buybox is free"
+    pages = offer_pages_cost(result.products)
+    assert pages <= result.reading.tokens_consumed <= pages + len(result.products) <= bucket.reserved[0]
+    assert bucket.settled == [(Grant("r1", 39), result.reading)]
+
+
+def test_an_offers_call_costs_6_per_page_of_offers_found_and_buybox_nothing(client, sim, bucket):
+    asins = known_asins(sim, 4)
+
+    plain = client.products(asins, offers=20, only_live_offers=True)
+    boxed = client.products(asins, offers=20, only_live_offers=True, buybox=True)
+    many = client.products(asins[:1], offers=100, only_live_offers=True)
+
+    assert bucket.reserved == [48, 48, 60]
+    assert plain.reading.tokens_consumed == offer_pages_cost(plain.products)
+    assert boxed.reading.tokens_consumed == plain.reading.tokens_consumed
+    assert many.reading.tokens_consumed == offer_pages_cost(many.products)
+    assert all(len(p["offers"]) <= 20 for p in plain.products)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"offers": 0},
+        {"offers": 19},
+        {"offers": 101},
+        {"offers": 20.0},
+        {"offers": "20"},
+        {"offers": True},
+        {"only_live_offers": True},
+    ],
+)
+def test_misused_offers_are_refused_before_any_call(client, sim, bucket, kwargs):
+    with pytest.raises(ValueError, match="offers"):
+        client.products(known_asins(sim, 1), **kwargs)
+
+    assert bucket.reserved == [] and sim.stats.calls["product"] == 0
+
+
+def test_offers_come_in_keepas_format_and_parse_without_a_problem(client, sim):
+    products = client.products(known_asins(sim, 20), offers=20, only_live_offers=True).products
+
+    parsed = [parse_offers(p) for p in products]
+
+    assert [p.problems for p in parsed if p.problems] == []
+    assert all(isinstance(p.get("liveOffersOrder"), list) for p in products)
+    offers = [o for p in parsed for o in p.offers]
+    assert offers and any(o.is_used for o in offers) and any(o.is_buyable for o in offers)
+    assert {o.is_fba for o in offers} == {True, False}
+    for found in parsed:
+        assert found.stats.retrieved_offer_count is not None
+        assert found.stats.offer_count_fba is not None and found.stats.offer_count_fbm is not None
+    boxes = [p.used_buy_box for p in parsed if p.used_buy_box is not None]
+    assert boxes and all(b.condition in (2, 3, 4, 5) and b.seller_id for b in boxes)
+
+
+def live_seller_ids(client, sim, n=3):
+    products = client.products(known_asins(sim, n), offers=20, only_live_offers=True).products
+    return list(dict.fromkeys(o.seller_id for p in products for o in parse_offers(p).offers))
+
+
+def test_sellers_reserve_one_per_id_and_keepa_charges_those_found(client, sim):
+    ids = live_seller_ids(client, sim)[:5]
+    bucket = RecordingBucket()
+
+    result = client.with_bucket(bucket).sellers([*ids, "AUNKNOWNSELLER9", ids[0]])
+
+    assert bucket.reserved == [len(ids) + 1], "duplicates collapse; an unknown id is still reserved"
+    assert sorted(result.sellers) == sorted(ids), "an unknown seller is simply absent"
+    assert result.reading.tokens_consumed == len(ids)
+    assert bucket.settled == [(Grant("r1", len(ids) + 1), result.reading)]
+    assert result.problems == ()
+    for seller_id, seller in result.sellers.items():
+        assert seller.seller_id == seller_id and seller.name
+        assert seller.rating_count is not None
+        assert seller.rating_percent is None or 0 <= seller.rating_percent <= 100
+        assert all(p.startswith("no rating yet") for p in seller.problems)
+    assert any(s.rating_percent is not None for s in result.sellers.values())
+
+
+def test_only_unknown_sellers_cost_nothing_and_find_nothing(client, bucket):
+    result = client.sellers(["AUNKNOWNSELLER9"])
+
+    assert result.sellers == {} and result.reading.tokens_consumed == 0
+    assert bucket.reserved == [1]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [],
+        [""],
+        ["A1SELLER", None],
+        ["A1SELLER,A2SELLER"],
+        ["A1 SELLER"],
+        [f"A{n:013d}" for n in range(101)],
+    ],
+)
+def test_bad_seller_id_lists_are_refused_before_any_call(client, sim, bucket, ids):
+    with pytest.raises(InvalidParameter):
+        client.sellers(ids)
+
+    assert bucket.reserved == [] and sim.stats.calls["seller"] == 0
+
+
+def test_seller_calls_fail_as_every_call_does(sim, clock, bucket):
+    client = make_client(sim, clock, bucket, read_timeout=0.2, max_attempts=2)
+    unknown = ["AUNKNOWNSELLER9"]
+
+    sim.queue_faults("error")
+    assert client.sellers(unknown).reading.tokens_consumed == 0, "a 500 is retried"
+    sim.queue_faults("slow", "slow")
+    with pytest.raises(TransientError, match="timed out"):
+        client.sellers(unknown)
+    sim.queue_faults("malformed")
+    with pytest.raises(MalformedResponse):
+        client.sellers(unknown)
+    sim.ledger(KEY).try_charge(1000)
+    with pytest.raises(NotEnoughTokens) as limited:
+        client.sellers(unknown)
+    with pytest.raises(PaymentRequired):
+        make_client(sim, clock, bucket, key="some-other-key").sellers(unknown)
+
+    assert limited.value.status == 429 and limited.value.reading.tokens_left < 0
+    assert sim.stats.calls["seller"] == 2 + 2 + 1 + 1 + 1
+    assert len(bucket.settled) == 7 and len(bucket.fatal) == 1
+
+
 # --- wire details ---------------------------------------------------------------------
 
 
@@ -341,6 +531,7 @@ def _failing_calls(sim, clock, bucket):
         run(lambda: sim.queue_faults("slow", "slow"), lambda: client.products(asins)),
         run(lambda: sim.queue_faults("drop", "drop"), lambda: client.products(asins)),
         run(lambda: sim.queue_faults("malformed"), lambda: client.products(asins)),
+        run(lambda: sim.queue_faults("error", "error"), lambda: client.sellers(["AUNKNOWNSELLER9"])),
         run(lambda: sim.ledger(KEY).try_charge(1000), lambda: client.products(asins)),
         run(
             lambda: None,
