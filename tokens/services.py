@@ -17,6 +17,7 @@ from django.db import DatabaseError
 
 from tokens.bucket import BucketStatus, RedisTokenBucket, Transition, bucket_id_for
 from tokens.clock import Clock, get_clock
+from tokens.ledger import SpendLedger
 from tokens.models import RechargeEvent
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,15 @@ def redis_connection(url: str | None = None) -> redis_lib.Redis:
     if url not in _connections:
         _connections[url] = redis_lib.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     return _connections[url]
+
+
+def get_ledger(api_key: str | None = None) -> SpendLedger:
+    """Where the passes record what their tokens went on, beside the key's bucket."""
+    return SpendLedger(
+        redis_connection(),
+        bucket_id=bucket_id_for(settings.KEEPA_API_KEY if api_key is None else api_key),
+        clock=get_clock(),
+    )
 
 
 def get_bucket(

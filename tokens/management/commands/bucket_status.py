@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
+from tokens.ledger import describe
 from tokens.reporting import problems, render
-from tokens.services import get_bucket
+from tokens.services import get_bucket, get_ledger
 
 
 class Command(BaseCommand):
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         bucket = get_bucket()
         try:
             status = bucket.status()
+            spent = get_ledger().last(3600)
         except RedisError as exc:
             raise CommandError(f"Redis is unreachable: {type(exc).__name__}", returncode=2) from None
         found = problems(status, stale_after_seconds=stale_after)
@@ -46,6 +48,7 @@ class Command(BaseCommand):
             data = {
                 "bucket_id": bucket.bucket_id,
                 **status.as_dict(),
+                "spent_last_hour": spent,
                 "healthy": not found,
                 "problems": found,
             }
@@ -53,6 +56,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Keepa token bucket {bucket.bucket_id}")
             self.stdout.write(render(status))
+            self.stdout.write(f"last hour     {describe(spent)}")
             for problem in found:
                 self.stdout.write(self.style.WARNING(f"unhealthy: {problem}"))
         if found:
