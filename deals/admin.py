@@ -30,7 +30,10 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from deals import services
 from deals.models import Deal, Quality
 from deals.money import DollarsField, format_cents
-from deals.pipeline_admin import queue_refetch  # also registers Candidate, DiscoverySelection, JobRun
+from deals.pipeline_admin import (  # also registers Candidate, DiscoverySelection, JobRun
+    queue_refetch,
+    queue_verification,
+)
 from tokens.clock import get_clock
 
 #: What staff may edit; everything else is computed or comes from Keepa.
@@ -190,11 +193,14 @@ class DealAdmin(SimpleHistoryAdmin):
         "margin",
         "roi",
         "quality",
+        "verification",
         "fetched_at",
     )
     list_display_links = ("asin", "short_title")
     list_filter = (
         ShownOnDashboardFilter,
+        "verification",
+        "fulfillment",
         "quality",
         "category",
         "list_at_suspicious",
@@ -206,7 +212,7 @@ class DealAdmin(SimpleHistoryAdmin):
     ordering = (F("profit_cents").desc(nulls_last=True), "asin")
     show_full_result_count = False
     list_per_page = 50
-    actions = ["refetch_from_keepa"]
+    actions = ["refetch_from_keepa", "verify_now"]
     fieldsets = (
         (
             None,
@@ -238,6 +244,26 @@ class DealAdmin(SimpleHistoryAdmin):
                     "profit",
                     "margin",
                     "roi",
+                )
+            },
+        ),
+        (
+            "Live offer (read-only: what the last verification found)",
+            {
+                "fields": (
+                    "verification",
+                    "verification_reason",
+                    "verified_at",
+                    "checked_at",
+                    "buy_price",
+                    "shipping",
+                    "condition_code",
+                    "fulfillment",
+                    "seller_id",
+                    "seller_name",
+                    "seller_score",
+                    "live_used_offers",
+                    "checked_used_price",
                 )
             },
         ),
@@ -280,6 +306,9 @@ class DealAdmin(SimpleHistoryAdmin):
     profit = _money("profit_cents", "profit")
     all_in_cost = _money("all_in_cost_cents", "all-in cost")
     amazon_fees = _money("amazon_fees_cents", "Amazon fees")
+    buy_price = _money("buy_price_cents", "buy price (item + shipping)")
+    shipping = _money("shipping_cents", "shipping")
+    checked_used_price = _money("checked_used_price_cents", "used price now when checked")
 
     def get_readonly_fields(self, request, obj=None):
         shown = flatten_fieldsets(self.fieldsets)
@@ -376,3 +405,10 @@ class DealAdmin(SimpleHistoryAdmin):
     @admin.action(description="Re-fetch from Keepa now", permissions=["change"])
     def refetch_from_keepa(self, request, queryset):
         queue_refetch(self, request, list(queryset.values_list("asin", flat=True)))
+
+    @admin.action(
+        description="Verify now against live offers (costs about 6 tokens a deal, +1 per new seller)",
+        permissions=["change"],
+    )
+    def verify_now(self, request, queryset):
+        queue_verification(self, request, list(queryset.values_list("asin", flat=True)))

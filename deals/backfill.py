@@ -1,7 +1,11 @@
-"""Backfill: fetch products for the due backlog and commit each deal as it is computed.
+"""Backfill: fetch products for the due backlog and commit each deal as it is computed, and
+spend the offer tokens of verification where they are worth more.
 
 Candidates are leased from the backlog (``deals.backlog``), fetched in batches sized to the
-plan, and settled one by one: a crash loses at most the deal in flight.
+plan, and settled one by one: a crash loses at most the deal in flight. Between batches the
+pass asks ``verification.offers_first`` whether the next tokens buy the best estimate's live
+offers instead, so statistics and offers share one budget by value per token and neither
+starves (``DEALSITE_VERIFICATION``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from deals import backlog, services
+from deals import backlog, services, verification
 from deals.ingest import fetch_products, store_product
 from deals.keepa.errors import InvalidParameter, KeepaError, NotFound
+from deals.keepa.facts import MIN_OFFERS
 from deals.models import Candidate, Deal
 from deals.passes import RunReport, stop_for_tokens
 from tokens.clock import Clock
@@ -52,22 +57,26 @@ def process_batch(
     *,
     on_product: Callable[[Candidate, object], None],
     on_missing: Callable[[Candidate, str], None],
+    offers: int | None = None,
 ) -> None:
-    """Fetch a batch and hand each product (or its absence) to the callbacks.
+    """Fetch a batch (with ``offers``, its live offers too) and hand each product (or its
+    absence) to the callbacks.
 
     A 400/404 on a batch of several is retried one ASIN at a time, so one bad ASIN fails
     alone. Token refusals, 402 and transient errors propagate to the caller.
     """
     try:
-        response = fetch_products(client, [c.asin for c in batch])
+        response = fetch_products(client, [c.asin for c in batch], offers=offers)
     except (InvalidParameter, NotFound) as exc:
         if len(batch) > 1:
             for candidate in batch:
-                process_batch(client, [candidate], report, on_product=on_product, on_missing=on_missing)
+                process_batch(
+                    client, [candidate], report, on_product=on_product, on_missing=on_missing, offers=offers
+                )
             return
         on_missing(batch[0], f"Keepa rejected the ASIN: {exc}")
         return
-    report.tokens_consumed += max(0, response.reading.tokens_consumed)
+    report.spend("offers" if offers else "statistics", response.reading)
     by_asin = {p.get("asin"): p for p in response.products if isinstance(p, dict)}
     for candidate in batch:
         raw = by_asin.get(candidate.asin)
@@ -92,14 +101,27 @@ def run_backfill(
     ``plan()`` returns (refill rate, tokens available) from the bucket, for batch sizing.
     """
     report = RunReport()
+    ranked_offers = settings.DEALSITE_VERIFICATION["POLICY"] == "value"
     started = clock.time()
     schedule_refreshes(now=clock.now())
+    tried: set[int] = set()
     while clock.time() - started < time_budget_seconds:
         now = clock.now()
         claimable = Candidate.objects.claimable(now).count()
         settled = report.processed + report.failed + report.unchanged
         if limit is not None:
             claimable = min(claimable, limit - settled)
+        best = verification.next_to_verify(now, skip=tried) if ranked_offers else None
+        if best is not None and verification.offers_first(best, backlog=claimable, report=report, now=now):
+            tried.add(best.pk)
+            try:
+                verification.verify(client, [best], now=now, report=report)
+            except KeepaError as exc:  # transient: nothing was written; the next pass tries again
+                report.errors.append(f"{type(exc).__name__}: {exc}")
+                break
+            if report.stopped:
+                break
+            continue
         if claimable <= 0:
             break
         rate, available = plan()
@@ -127,12 +149,16 @@ def run_backfill(
 
 
 def _fetch_and_store(client, batch: Sequence[Candidate], report: RunReport, *, now: datetime) -> None:
-    """Settle every candidate of the batch; on a stop for tokens the batch is released."""
+    """Settle every candidate of the batch; on a stop for tokens the batch is released.
+    Under the every-candidate policy the same call brings the live offers, recorded at once."""
+    offers = MIN_OFFERS if settings.DEALSITE_VERIFICATION["POLICY"] == "every_candidate" else None
 
     def stored(candidate: Candidate, raw: object) -> None:
         with transaction.atomic():
             deal = store_product(raw, reason="backfill", now=now)
             backlog.finish(candidate, now=now)
+        if offers and deal is not None and deal.quality == Deal.Quality.COMPLETE:
+            verification.record_offers(client, [deal], [raw], now=now, report=report)
         report.processed += 1
         if deal is not None and deal.quality == Deal.Quality.COMPLETE:
             report.complete += 1
@@ -145,7 +171,7 @@ def _fetch_and_store(client, batch: Sequence[Candidate], report: RunReport, *, n
 
     try:
         with stop_for_tokens(report, on_stop=lambda: backlog.release(batch)):
-            process_batch(client, batch, report, on_product=stored, on_missing=missing)
+            process_batch(client, batch, report, on_product=stored, on_missing=missing, offers=offers)
     except KeepaError as exc:
         for candidate in Candidate.objects.filter(id__in=[c.id for c in batch], claimed_until__isnull=False):
             backlog.fail(candidate, f"{type(exc).__name__}: {exc}", now=now, retryable=True)

@@ -185,6 +185,7 @@ def scan(
     now: datetime,
     max_pages: int = 50,
     enough_due: int | None = None,
+    report: RunReport | None = None,
 ) -> ScanResult:
     """Walk the feed newest first, committing each page's candidates with the scan's place.
 
@@ -212,6 +213,8 @@ def scan(
         if response is None:
             response = client.deals({**query, "page": cursor.page})
             result.pages += 1
+            if report is not None:
+                report.spend("discovery", response.reading)
         feed, rejected = parse_feed(response.deals)
         if resuming and cursor.page > 0 and not cursor.continues_at(feed, response.total):
             log.info("deal finder page %s starts past the scan's place: stepping back", cursor.page)
@@ -319,7 +322,7 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None) ->
     result = None
     try:
         with stop_for_tokens(report):
-            result = scan(client, selection, now=now, max_pages=max_pages, enough_due=target)
+            result = scan(client, selection, now=now, max_pages=max_pages, enough_due=target, report=report)
     finally:
         if prepaid is not None:
             prepaid.close()

@@ -22,14 +22,14 @@ from rq import get_current_job
 from rq.job import Job, JobStatus, Retry
 from rq.utils import now as rq_now
 
-from deals import backfill, backlog, discovery, repair
+from deals import backfill, backlog, discovery, repair, verification
 from deals.keepa.client import KeepaClient
 from deals.keepa.redaction import redact
 from deals.models import JobRun
 from deals.passes import RunReport
 from tokens.clock import get_clock
 from tokens.retry import real_seconds, retry_after
-from tokens.services import get_bucket
+from tokens.services import get_bucket, get_ledger
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ def _run(kind: str, work: Callable) -> Retry | str:
             detail=redact(f"{type(exc).__name__}: {exc}"),
         )
         raise
+    get_ledger().record(report.spent)
     outcome = JobRun.Outcome.WAITING if report.wait_seconds is not None else JobRun.Outcome.OK
     detail = report.summary() + (f" fatal={report.fatal}" if report.fatal else "")
     JobRun.objects.filter(pk=run.pk).update(
@@ -178,6 +179,30 @@ def repair_job():
 def watchdog_job() -> dict[str, str]:
     """Called by the cron scheduler every minute: restarts any chain that died."""
     return ensure_all_scheduled()
+
+
+def verify_job(asins: list[str]) -> str:
+    """Staff's "verify now" for these ASINs (a one-off job, not a chain)."""
+    clock = get_clock()
+    client = KeepaClient.from_settings(bucket=get_bucket())
+    run = JobRun.objects.create(kind=JobRun.Kind.VERIFY, started_at=clock.now())
+    report = verification.run_verification(client, clock=clock, limit=len(asins), asins=asins)
+    get_ledger().record(report.spent)
+    detail = redact(report.summary() + (f" fatal={report.fatal}" if report.fatal else ""))
+    JobRun.objects.filter(pk=run.pk).update(
+        outcome=JobRun.Outcome.WAITING if report.wait_seconds is not None else JobRun.Outcome.OK,
+        finished_at=clock.now(),
+        processed=report.verified + report.rejected,
+        tokens_consumed=report.tokens_consumed,
+        detail=detail,
+    )
+    return detail
+
+
+def enqueue_verification(asins: list[str]) -> str:
+    queue = django_rq.get_queue(QUEUE_NAME, connection=_connection(), commit_mode="auto")
+    job = queue.enqueue(verify_job, list(asins), job_timeout=600, result_ttl=3600, failure_ttl=7 * 24 * 3600)
+    return job.id
 
 
 def enqueue_refetch(asins: list[str]) -> int:

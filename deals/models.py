@@ -27,6 +27,21 @@ class Quality(models.TextChoices):
     UNREPAIRABLE = "unrepairable", "Unrepairable"
 
 
+class Verification(models.TextChoices):
+    """Whether a live offer backs the deal: an estimate rests on Keepa's statistics alone; a
+    deal with no acceptable live offer at a profit is hidden on purpose (not a zombie)."""
+
+    ESTIMATE = "estimate", "Estimate"
+    VERIFIED = "verified", "Verified"
+    NO_OFFER = "no_offer", "No acceptable offer"
+
+
+class Fulfillment(models.TextChoices):
+    FBA = "FBA", "Fulfilled by Amazon"
+    MFN = "MFN", "Merchant fulfilled"
+    AMAZON = "Amazon", "Sold by Amazon"
+
+
 #: THE zombie rule: what the API, the dashboard, the admin filter and diagnostics show.
 DISPLAYABLE = Q(
     quality=Quality.COMPLETE,
@@ -34,6 +49,7 @@ DISPLAYABLE = Q(
     profit_cents__gt=0,
     list_at_cents__gt=0,
     one_year_avg_cents__gt=0,
+    verification__in=(Verification.ESTIMATE, Verification.VERIFIED),
 )
 
 
@@ -42,8 +58,16 @@ class DealQuerySet(models.QuerySet):
         return self.filter(DISPLAYABLE)
 
     def zombies(self) -> DealQuerySet:
-        """Live deals the rule hides (expired ones are hidden on purpose, not zombies)."""
-        return self.filter(expired_at__isnull=True).exclude(DISPLAYABLE)
+        """Live deals the rule hides (expired ones and ones without an acceptable offer are
+        hidden on purpose, not zombies)."""
+        return (
+            self.filter(expired_at__isnull=True)
+            .exclude(verification=Verification.NO_OFFER)
+            .exclude(DISPLAYABLE)
+        )
+
+    def verified(self) -> DealQuerySet:
+        return self.filter(verification=Verification.VERIFIED)
 
     def incomplete(self, *, now: datetime) -> DealQuerySet:
         """What the repair job must fix: hidden for missing or nonsensical data, not given up
@@ -112,6 +136,8 @@ class Deal(models.Model):
     """One ASIN and everything the dashboard shows about buying it used and reselling it."""
 
     Quality = Quality
+    Verification = Verification
+    Fulfillment = Fulfillment
 
     asin = models.CharField("ASIN", max_length=10, unique=True)
     title = models.CharField(max_length=500, blank=True)
@@ -162,6 +188,42 @@ class Deal(models.Model):
     next_repair_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
     expired_reason = models.CharField(max_length=300, blank=True)
+
+    # What the live offers said (deals.verification): the offer a seller can buy.
+    verification = models.CharField(
+        max_length=10, choices=Verification.choices, default=Verification.ESTIMATE
+    )
+    verification_reason = models.CharField(max_length=300, blank=True)
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the live offers were last read, whatever they said."
+    )
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="When a live offer confirmed it.")
+    checked_used_price_cents = models.BigIntegerField(
+        "used price now when checked (¢)",
+        null=True,
+        blank=True,
+        help_text="Keepa's used price when the offers were read: a move makes the check stale.",
+    )
+    buy_price_cents = models.BigIntegerField(
+        "buy price (¢)", null=True, blank=True, help_text="Item plus shipping of the offer."
+    )
+    shipping_cents = models.BigIntegerField("shipping (¢)", null=True, blank=True)
+    condition_code = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Keepa's offer condition: 1 new, 2-5 used, 6 refurbished, 7-10 collectible.",
+    )
+    fulfillment = models.CharField(max_length=6, choices=Fulfillment.choices, blank=True)
+    seller_id = models.CharField(max_length=40, blank=True)
+    seller_name = models.CharField(max_length=200, blank=True)
+    seller_score = models.DecimalField(
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="0 to 10: the Wilson lower bound (95%) of the seller's positive ratings.",
+    )
+    live_used_offers = models.PositiveIntegerField(null=True, blank=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
     objects = DealQuerySet.as_manager()
@@ -233,6 +295,25 @@ class Deal(models.Model):
                 ),
                 name="deal_complete_has_its_inputs",
                 violation_error_message="A complete deal needs price now, 1yr avg, List at and profit.",
+            ),
+            FieldCheckConstraint(
+                condition=Q(verification__in=Verification.values),
+                name="deal_verification_valid",
+                violation_error_message="The verification must be estimate, verified or no acceptable offer.",
+                field="verification",
+            ),
+            models.CheckConstraint(
+                condition=~Q(verification=Verification.VERIFIED)
+                | Q(buy_price_cents__gt=0, verified_at__isnull=False, condition_code__isnull=False),
+                name="deal_verified_has_its_offer",
+                violation_error_message="A verified deal needs the offer's buy price, condition and time.",
+            ),
+            *_non_negative(shipping_cents="Shipping", buy_price_cents="Buy price"),
+            FieldCheckConstraint(
+                condition=Q(seller_score__isnull=True) | Q(seller_score__gte=0, seller_score__lte=10),
+                name="deal_seller_score_range",
+                violation_error_message="The seller score must be between 0 and 10.",
+                field="seller_score",
             ),
         ]
         indexes = [
@@ -318,6 +399,32 @@ class Candidate(models.Model):
         return f"{self.asin} ({self.status})"
 
 
+class Seller(models.Model):
+    """A marketplace seller as Keepa's /seller last described it: a cache, because a rating
+    changes slowly and every lookup costs a token."""
+
+    seller_id = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    rating_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Positive ratings, percent."
+    )
+    rating_count = models.PositiveIntegerField(null=True, blank=True)
+    found = models.BooleanField(default=True, help_text="Keepa knew the seller.")
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating_percent__isnull=True) | Q(rating_percent__lte=100),
+                name="seller_rating_percent_range",
+                violation_error_message="A rating share is at most 100 percent.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.seller_id
+
+
 class DiscoverySelection(models.Model):
     """The deal-finder query staff edit in the admin; validated and audited."""
 
@@ -353,6 +460,7 @@ class JobRun(models.Model):
         DISCOVER = "discover", "Discover"
         BACKFILL = "backfill", "Backfill"
         REPAIR = "repair", "Repair"
+        VERIFY = "verify", "Verify now"
 
     class Outcome(models.TextChoices):
         RUNNING = "running", "Running"

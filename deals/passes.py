@@ -3,11 +3,15 @@ tokens or a 402, shared by the jobs and the foreground commands."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from deals.keepa.errors import NotEnoughTokens, PaymentRequired
+
+#: What Keepa tokens buy: the deal finder's pages, products' statistics, live offers, sellers.
+PURPOSES = ("discovery", "statistics", "offers", "sellers")
 
 
 @dataclass
@@ -20,11 +24,28 @@ class RunReport:
     incomplete: int = 0
     failed: int = 0
     unchanged: int = 0
-    tokens_consumed: int = 0
+    verified: int = 0
+    rejected: int = 0
+    spent: Counter[str] = field(default_factory=Counter)  # tokens Keepa charged, by ``PURPOSES``
     wait_seconds: float | None = None
     fatal: str | None = None
     errors: list[str] = field(default_factory=list)
     note: str = ""
+
+    def spend(self, purpose: str, reading) -> None:
+        """Count what one call cost (``reading.tokens_consumed``, as Keepa reported it)."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}")
+        self.spent[purpose] += max(0, reading.tokens_consumed)
+
+    @property
+    def tokens_consumed(self) -> int:
+        return sum(self.spent.values())
+
+    @property
+    def offer_tokens(self) -> int:
+        """Of ``tokens_consumed``, what verification spent: live offers and their sellers."""
+        return self.spent["offers"] + self.spent["sellers"]
 
     @property
     def stopped(self) -> bool:
@@ -33,9 +54,17 @@ class RunReport:
 
     def summary(self) -> str:
         return (
-            f"processed={self.processed} complete={self.complete} incomplete={self.incomplete} "
-            f"failed={self.failed} unchanged={self.unchanged} tokens={self.tokens_consumed}"
-        ) + (f" ({self.note})" if self.note else "")
+            (
+                f"processed={self.processed} complete={self.complete} incomplete={self.incomplete} "
+                f"failed={self.failed} unchanged={self.unchanged} tokens={self.tokens_consumed}"
+            )
+            + (
+                f" verified={self.verified} rejected={self.rejected} offer_tokens={self.offer_tokens}"
+                if self.verified or self.rejected or self.offer_tokens
+                else ""
+            )
+            + (f" ({self.note})" if self.note else "")
+        )
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Admin for the pipeline's tables: the backlog, the deal-finder selection and job runs.
+"""Admin for the pipeline's tables: the backlog, the deal-finder selection, job runs and the
+seller cache.
 
 Registered from deals/admin.py. Staff edit the selection (validated by the model's
 ``clean``, audited by simple-history); the rest is read-only operational state.
@@ -10,8 +11,9 @@ from django.contrib import admin, messages
 from redis.exceptions import RedisError
 from simple_history.admin import SimpleHistoryAdmin
 
-from deals.jobs import enqueue_refetch
-from deals.models import Candidate, DiscoverySelection, JobRun
+from deals.jobs import enqueue_refetch, enqueue_verification
+from deals.keepa.facts import OFFERS_PAGE_COST
+from deals.models import Candidate, DiscoverySelection, JobRun, Seller
 
 
 def queue_refetch(model_admin: admin.ModelAdmin, request, asins: list[str]) -> None:
@@ -29,6 +31,26 @@ def queue_refetch(model_admin: admin.ModelAdmin, request, asins: list[str]) -> N
         return
     model_admin.message_user(
         request, f"{count} ASIN(s) queued for a fresh fetch from Keepa (top priority).", messages.SUCCESS
+    )
+
+
+def queue_verification(model_admin: admin.ModelAdmin, request, asins: list[str]) -> None:
+    """Staff's "verify now": a job reads the deals' live offers, whatever their rank."""
+    try:
+        enqueue_verification(asins)
+    except RedisError as exc:
+        model_admin.message_user(
+            request,
+            f"The job queue is unreachable ({type(exc).__name__}): nothing was verified. "
+            "The deals keep their place in the verification ranking.",
+            messages.ERROR,
+        )
+        return
+    model_admin.message_user(
+        request,
+        f"{len(asins)} deal(s) queued for verification against live offers: about "
+        f"{OFFERS_PAGE_COST * len(asins)} tokens, more for many offers or new sellers.",
+        messages.SUCCESS,
     )
 
 
@@ -69,6 +91,22 @@ class JobRunAdmin(admin.ModelAdmin):
     list_display = ("kind", "outcome", "started_at", "finished_at", "processed", "tokens_consumed", "detail")
     list_filter = ("kind", "outcome")
     readonly_fields = [f.name for f in JobRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Seller)
+class SellerAdmin(admin.ModelAdmin):
+    """The /seller cache verification reads: what each seller's score rests on."""
+
+    list_display = ("seller_id", "name", "rating_percent", "rating_count", "found", "fetched_at")
+    list_filter = ("found",)
+    search_fields = ("seller_id", "name")
+    readonly_fields = [f.name for f in Seller._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -37,7 +37,7 @@ def run_repair(client, *, clock: Clock, limit: int = 100) -> RunReport:
             continue
         if report.stopped:
             break
-        report.tokens_consumed += max(0, response.reading.tokens_consumed)
+        report.spend("statistics", response.reading)
         raw = next((p for p in response.products if isinstance(p, dict) and p.get("asin") == deal.asin), None)
         report.processed += 1
         if raw is None:

@@ -17,8 +17,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from deals.models import MARGIN_FLOOR, Deal, Quality
-from deals.money import parse_cents
+from deals.models import MARGIN_FLOOR, Deal, Fulfillment, Quality, Verification
+from deals.money import format_cents, parse_cents
 from deals.pricing import BusinessRules, compute_costs, percent_below
 from tokens.clock import get_clock
 
@@ -91,6 +91,14 @@ def _referral(value: Any) -> Decimal | None:
     return percent if 0 <= percent <= 100 else None
 
 
+def buy_price_basis(deal: Deal) -> int | None:
+    """What the profit assumes a copy costs: the live offer's item plus shipping once the
+    offers were read, Keepa's used price now for an estimate."""
+    if deal.verification != Verification.ESTIMATE and deal.buy_price_cents is not None:
+        return deal.buy_price_cents
+    return deal.price_now_cents
+
+
 def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules | None = None) -> None:
     """Derive List at, costs, profit, margin, ROI, % down and the quality from the inputs.
 
@@ -110,9 +118,10 @@ def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules |
     for name in DERIVED:
         setattr(deal, name, None)
     deal.percent_down = None
-    if deal.price_now_cents is not None and deal.list_at_cents is not None:
+    buy_at = buy_price_basis(deal)
+    if buy_at is not None and deal.list_at_cents is not None:
         costs = compute_costs(
-            price_now_cents=deal.price_now_cents,
+            price_now_cents=buy_at,
             list_at_cents=deal.list_at_cents,
             fba_fee_cents=deal.fba_fee_cents,
             referral_percent=deal.referral_percent,
@@ -173,6 +182,8 @@ def upsert_deal(
         deal.price_now_cents = None  # Keepa's zero is "no offer", never a free book
     if inputs.get("fetched_at") is not None:
         deal.expired_at, deal.expired_reason = None, ""  # fresh data revives a stale deal
+    if deal.verification == Verification.NO_OFFER and deal.price_now_cents != deal.checked_used_price_cents:
+        _back_to_estimate(deal)  # the used price moved: a new copy may be there to buy
     recompute(deal, incomplete_reasons)
     changed = _save(deal, before, reason=reason, now=now, user=user)
     return UpsertResult(deal=deal, created=before is None, changed=changed)
@@ -261,4 +272,65 @@ def expire_deal(deal: Deal, *, reason: str, now: datetime | None = None) -> Deal
     deal.expired_at = now
     deal.expired_reason = reason[:300]
     _save(deal, before, reason="expired", now=now)
+    return deal
+
+
+OFFER_FIELDS = (
+    "buy_price_cents",
+    "shipping_cents",
+    "condition_code",
+    "condition",
+    "fulfillment",
+    "seller_id",
+    "seller_name",
+    "seller_score",
+)
+
+
+def _back_to_estimate(deal: Deal) -> None:
+    deal.verification, deal.verification_reason, deal.verified_at = Verification.ESTIMATE, "", None
+    for name in OFFER_FIELDS:
+        setattr(deal, name, Deal._meta.get_field(name).get_default())
+
+
+@dataclass(frozen=True)
+class BuyableOffer:
+    """The live offer a verification settled on, in the deal's own terms."""
+
+    buy_price_cents: int
+    shipping_cents: int
+    condition_code: int
+    condition: str
+    fulfillment: Fulfillment
+    seller_id: str
+    seller_name: str
+    seller_score: Decimal | None
+
+
+@transaction.atomic
+def record_verification(
+    deal: Deal, *, offer: BuyableOffer | None, live_used_offers: int | None, reason: str, now: datetime
+) -> Deal:
+    """What the live offers said, saved with its history row: the deal is verified at the
+    offer's price, or hidden with ``reason`` when no acceptable offer leaves a profit (kept,
+    never a zombie, and checked again when stale)."""
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    before = _state(deal)
+    deal.checked_at = now
+    deal.checked_used_price_cents = deal.price_now_cents
+    deal.live_used_offers = live_used_offers
+    if offer is None:
+        _back_to_estimate(deal)
+        deal.verification, deal.verification_reason = Verification.NO_OFFER, reason
+    else:
+        for name in OFFER_FIELDS:
+            setattr(deal, name, getattr(offer, name))
+        deal.verification, deal.verification_reason = Verification.VERIFIED, ""
+    recompute(deal, _reasons_to_keep(deal))
+    if offer is not None and (deal.profit_cents is None or deal.profit_cents <= 0):
+        deal.verification = Verification.NO_OFFER
+        price = format_cents(offer.buy_price_cents)
+        deal.verification_reason = f"the cheapest acceptable offer, {price} with shipping, leaves no profit"
+    deal.verified_at = now if deal.verification == Verification.VERIFIED else None
+    _save(deal, before, reason="verified" if deal.verified_at else "no acceptable offer", now=now)
     return deal

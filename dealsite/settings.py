@@ -223,6 +223,32 @@ DEALSITE_JOB_INTERVALS = {
     "repair": int(os.environ.get("DEALSITE_REPAIR_INTERVAL_SECONDS", "900")),
 }
 
+# --- Verification: live offers back a deal (deals/verification.py) -----------------------
+VERIFY_POLICIES = ("value", "off", "every_candidate")
+DEALSITE_VERIFICATION = {
+    # "value": offer tokens go to the estimates worth most per token; "off": estimates only;
+    # "every_candidate": offers with every product fetch (the predecessor's way, for benches).
+    "POLICY": os.environ.get("DEALSITE_VERIFY_POLICY", "value"),
+    # Keepa's offer conditions a seller accepts: 2-5 are used Like New to Acceptable.
+    "CONDITIONS": tuple(env_list("DEALSITE_VERIFY_CONDITIONS", "2,3,4,5")),
+    # An estimate below this profit never costs offer tokens.
+    "MIN_PROFIT_CENTS": int(os.environ.get("DEALSITE_VERIFY_MIN_PROFIT_CENTS", "100")),
+    # A verification older than this (or whose used price moved) is checked again.
+    "STALE_AFTER_SECONDS": int(os.environ.get("DEALSITE_VERIFY_STALE_AFTER_SECONDS", str(6 * 3600))),
+    # How long a seller's name and rating are trusted before /seller is asked again.
+    "SELLER_CACHE_SECONDS": int(os.environ.get("DEALSITE_SELLER_CACHE_SECONDS", str(7 * 24 * 3600))),
+    # The window of checks the verify chance is learned from.
+    "LEARN_FROM_SECONDS": int(os.environ.get("DEALSITE_VERIFY_LEARN_FROM_SECONDS", str(24 * 3600))),
+    # While both have work, neither statistics nor offers gets less than this share of a
+    # pass's tokens, whatever the values say.
+    "MIN_SHARE": Decimal(os.environ.get("DEALSITE_VERIFY_MIN_SHARE", "0.25")),
+}
+if DEALSITE_VERIFICATION["POLICY"] not in VERIFY_POLICIES:
+    raise ImproperlyConfigured(f"DEALSITE_VERIFY_POLICY must be one of {', '.join(VERIFY_POLICIES)}")
+if not set(DEALSITE_VERIFICATION["CONDITIONS"]) <= {str(code) for code in range(1, 11)}:
+    raise ImproperlyConfigured("DEALSITE_VERIFY_CONDITIONS holds Keepa condition codes 1-10, e.g. 2,3,4,5")
+DEALSITE_VERIFICATION["CONDITIONS"] = tuple(int(code) for code in DEALSITE_VERIFICATION["CONDITIONS"])
+
 # --- Token bucket -----------------------------------------------------------------------
 TOKENS = {
     "RECHARGE_THRESHOLD": int(os.environ.get("TOKENS_RECHARGE_THRESHOLD", "280")),

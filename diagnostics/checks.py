@@ -26,8 +26,9 @@ from deals.keepa.client import KeepaClient
 from deals.keepa.redaction import redact
 from deals.models import Candidate, Deal, JobRun, Quality
 from tokens.clock import get_clock
+from tokens.ledger import describe
 from tokens.reporting import duration
-from tokens.services import get_bucket, redis_connection
+from tokens.services import get_bucket, get_ledger, redis_connection
 
 #: How many refill ticks (Keepa refills once a minute) without progress count as "stalled".
 STALL_TICKS = 3
@@ -257,6 +258,12 @@ def check_bucket() -> CheckResult:
     return bucket_result(get_bucket().status())
 
 
+def check_spending() -> CheckResult:
+    """What the last hour's Keepa tokens bought: the deal finder, statistics, offers, sellers."""
+    spent = get_ledger().last(3600)
+    return CheckResult("spending", Status.OK, f"last hour: {describe(spent)}", spent)
+
+
 def check_deals() -> CheckResult:
     return deals_result(
         zombies=Deal.objects.zombies().count(),
@@ -331,6 +338,7 @@ CHECKS: dict[str, Check] = {
     # Keepa before the bucket: its free /token reading refreshes what the bucket reports.
     "keepa": check_keepa,
     "bucket": check_bucket,
+    "spending": check_spending,
     "deals": check_deals,
     "last_runs": check_last_runs,
     "progress": check_progress,

@@ -47,6 +47,9 @@ class PipelineStack:
     products: int = 300
     start_balance: int | None = None
     seed: int = 1
+    # The workers' verification policy (DEALSITE_VERIFY_POLICY): the drills count statistics
+    # tokens, so "off" unless a test or bench asks for offers.
+    verify_policy: str = "off"
     extra_env: dict[str, str] = field(default_factory=dict)
     simulator_options: dict = field(default_factory=dict)  # more SimulatorConfig fields
     simulator: KeepaSimulator | None = None
@@ -81,6 +84,7 @@ class PipelineStack:
             "TOKENS_CLOCK_SCALE": str(self.time_scale),
             "TOKENS_CLOCK_EPOCH": repr(self.clock.epoch),
             "DJANGO_SETTINGS_MODULE": "dealsite.settings",
+            "DEALSITE_VERIFY_POLICY": self.verify_policy,
             **self.extra_env,
         }
         env.pop("DATABASE_TEST_NAME", None)

@@ -18,7 +18,8 @@ from django import forms
 from django.db.models import F, Q
 from drf_spectacular.utils import extend_schema_field
 
-from deals.models import Deal
+from deals.keepa.facts import COLLECTIBLE_CONDITIONS
+from deals.models import Deal, Fulfillment, Verification
 from deals.money import MAX_CENTS
 
 CENT = Decimal("0.01")
@@ -137,19 +138,67 @@ class RankAtMostFilter(django_filters.Filter):
 
 class PercentAtLeastFilter(django_filters.Filter):
     """``field >= value``; NaN and Infinity are refused by the form field, and the value is
-    rounded up to the cent (same rows, and never more digits than numeric(10, 2) takes)."""
+    rounded up to the column's step (same rows, and never more digits than the column takes:
+    numeric(10, 2) here)."""
 
     field_class = forms.DecimalField
-    schema = {"type": "number", "minimum": -PERCENT_LIMIT, "maximum": PERCENT_LIMIT}
+    low, high, step = -PERCENT_LIMIT, PERCENT_LIMIT, CENT
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("lookup_expr", "gte")
-        super().__init__(*args, min_value=-PERCENT_LIMIT, max_value=PERCENT_LIMIT, **kwargs)
+        super().__init__(*args, min_value=self.low, max_value=self.high, **kwargs)
+        self.schema = {"type": "number", "minimum": self.low, "maximum": self.high}
 
     def filter(self, qs, value):
         if value in django_filters.constants.EMPTY_VALUES:
             return qs
-        return super().filter(qs, value.quantize(CENT, rounding=ROUND_CEILING))
+        return super().filter(qs, value.quantize(self.step, rounding=ROUND_CEILING))
+
+
+class ScoreAtLeastFilter(PercentAtLeastFilter):
+    """A seller score: 0 to 10 with one decimal."""
+
+    low, high, step = 0, 10, Decimal("0.1")
+
+
+#: ``exclude_conditions`` names: an offer's condition as a seller speaks of it.
+CONDITION_CODES = {
+    "new": (1,),
+    "like_new": (2,),
+    "very_good": (3,),
+    "good": (4,),
+    "acceptable": (5,),
+    "refurbished": (6,),
+    "collectible": tuple(sorted(COLLECTIBLE_CONDITIONS)),
+}
+
+
+class ConditionListField(forms.CharField):
+    """A comma list of ``CONDITION_CODES`` names, exactly as the schema's pattern says; an
+    unknown name is an error naming it."""
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text:
+            return None
+        names = text.split(",")
+        unknown = sorted(set(names) - set(CONDITION_CODES))
+        if unknown:
+            raise forms.ValidationError(
+                "Unknown condition %(unknown)s; use %(known)s.",
+                code="invalid",
+                params={"unknown": ", ".join(map(repr, unknown)), "known": ", ".join(CONDITION_CODES)},
+            )
+        return sorted({code for name in names for code in CONDITION_CODES[name]})
+
+
+class ConditionsFilter(django_filters.Filter):
+    field_class = ConditionListField
+    _name = f"(?:{'|'.join(CONDITION_CODES)})"
+    schema = {"type": "string", "maxLength": 200, "pattern": f"^{_name}(?:,{_name})*$"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, max_length=200, **kwargs)
 
 
 class SinceFilter(django_filters.Filter):
@@ -220,6 +269,29 @@ class DealFilter(django_filters.FilterSet):
             help_text="true: only deals whose List at is over 3x the used price now; false: only the others.",
         )
     )
+    verified = documented(
+        StrictBooleanFilter(
+            method="filter_verified",
+            help_text="true (the default): only deals a live offer confirms; false: estimates too.",
+        )
+    )
+    exclude_conditions = documented(
+        ConditionsFilter(
+            method="filter_exclude_conditions",
+            help_text=f"Leave out verified deals whose offer is in these conditions, a comma list of "
+            f"{', '.join(CONDITION_CODES)}. Estimates have no offer yet and stay.",
+        )
+    )
+    min_seller_score = documented(
+        ScoreAtLeastFilter(
+            field_name="seller_score",
+            help_text="Seller score (0 to 10) at least this; deals without a score (estimates) drop out.",
+        )
+    )
+    fulfillment = django_filters.ChoiceFilter(
+        choices=Fulfillment.choices,
+        help_text="Only offers fulfilled this way: FBA, MFN (the seller ships) or Amazon (Amazon sells it).",
+    )
     ordering = django_filters.ChoiceFilter(
         choices=ORDERING_CHOICES,
         method="filter_ordering",
@@ -231,6 +303,18 @@ class DealFilter(django_filters.FilterSet):
     class Meta:
         model = Deal
         fields: list[str] = []
+
+    def filter_queryset(self, queryset):
+        """Verified deals unless ``verified=false`` says otherwise."""
+        if self.form.cleaned_data.get("verified") is None:
+            queryset = queryset.filter(verification=Verification.VERIFIED)
+        return super().filter_queryset(queryset)
+
+    def filter_verified(self, queryset, name, value):
+        return queryset.filter(verification=Verification.VERIFIED) if value else queryset
+
+    def filter_exclude_conditions(self, queryset, name, value):
+        return queryset.exclude(condition_code__in=value)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(asin__icontains=value) | Q(title__icontains=value))

@@ -10,6 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deals.models import Deal
+from deals.verification import is_stale
+from tokens.clock import get_clock
 
 PRICE_POINT = {
     "type": "array",
@@ -24,6 +26,10 @@ class DealSerializer(serializers.ModelSerializer):
     used_price_history = serializers.SerializerMethodField(
         help_text="Used price changes over the last year: [[unix seconds, cents], ...]"
     )
+    verification_stale = serializers.SerializerMethodField(
+        help_text="true when the verification is older than the staleness limit or Keepa's used "
+        "price moved since: the offer may have sold; it is being checked again."
+    )
 
     class Meta:
         model = Deal
@@ -31,7 +37,17 @@ class DealSerializer(serializers.ModelSerializer):
             "asin",
             "title",
             "category",
+            "verification",
+            "verified_at",
+            "verification_stale",
             "condition",
+            "buy_price_cents",
+            "shipping_cents",
+            "fulfillment",
+            "seller_id",
+            "seller_name",
+            "seller_score",
+            "live_used_offers",
             "sales_rank",
             "sales_rank_drops_30",
             "used_offer_count",
@@ -65,7 +81,13 @@ class DealSerializer(serializers.ModelSerializer):
             value = getattr(deal, name)
             data[name] = value if value is None or convert is None else convert(value)
         data["used_price_history"] = self.get_used_price_history(deal)
+        data["verification_stale"] = self.get_verification_stale(deal)
         return data
+
+    def get_verification_stale(self, deal: Deal) -> bool:
+        if "now" not in self.context:
+            self.context["now"] = get_clock().now()
+        return is_stale(deal, self.context["now"])
 
     @extend_schema_field({"type": "array", "items": PRICE_POINT})
     def get_used_price_history(self, deal: Deal) -> list[list[int]]:
@@ -100,4 +122,8 @@ def _converters(serializer_class: type[DealSerializer]) -> list:
 
 
 #: The columns the serializer reads: the list query loads nothing else.
-SERIALIZED_COLUMNS = DealSerializer.Meta.fields
+SERIALIZED_COLUMNS = (
+    *(name for name in DealSerializer.Meta.fields if name != "verification_stale"),
+    "checked_at",
+    "checked_used_price_cents",
+)

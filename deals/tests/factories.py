@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from deals import services
-from deals.models import Deal, Quality
+from deals.models import Deal, Fulfillment, Quality, Verification
 from deals.pricing import BusinessRules, compute_costs, percent_below
 
 
@@ -26,9 +26,11 @@ def _inputs(asin: str) -> dict[str, Any]:
     }
 
 
-def make_deal(asin: str = "0000000001", **inputs: Any) -> Deal:
+def make_deal(asin: str = "0000000001", *, verified: bool = True, **inputs: Any) -> Deal:
     """A deal as the jobs write it, through ``services.upsert_deal``: complete (and shown)
-    unless ``inputs`` take away something it needs by setting it to None."""
+    unless ``inputs`` take away something it needs by setting it to None; ``verified`` (the
+    default) then confirms it with an FBA offer at Keepa's used price, so its money is the
+    estimate's; ``verified=False`` leaves it an estimate."""
     values = {
         **_inputs(asin),
         "sales_rank_drops_30": 4,
@@ -40,12 +42,44 @@ def make_deal(asin: str = "0000000001", **inputs: Any) -> Deal:
     deal = services.upsert_deal(asin=asin, reason="job refresh", **values).deal
     if None not in inputs.values():
         assert deal.quality == Quality.COMPLETE, deal.quality_reason
+    if verified and deal.quality == Quality.COMPLETE and deal.price_now_cents:
+        deal = services.record_verification(
+            deal, offer=fba_offer(deal.price_now_cents), live_used_offers=3, reason="", now=timezone.now()
+        )
     return deal
 
 
+def _verified_at(cents: int) -> dict[str, Any]:
+    """The verification fields of a deal confirmed now by ``fba_offer(cents)``."""
+    now = timezone.now()
+    return {
+        **vars(fba_offer(cents)),
+        "verification": Verification.VERIFIED,
+        "verified_at": now,
+        "checked_at": now,
+        "checked_used_price_cents": cents,
+        "live_used_offers": 3,
+    }
+
+
+def fba_offer(cents: int, **fields: Any) -> services.BuyableOffer:
+    """A live FBA copy in Very Good condition from a well-rated seller."""
+    values = {
+        "buy_price_cents": cents,
+        "shipping_cents": 0,
+        "condition_code": 3,
+        "condition": "Used - Very Good",
+        "fulfillment": Fulfillment.FBA,
+        "seller_id": "A1TESTSELLER0",
+        "seller_name": "Test Books",
+        "seller_score": Decimal("9.6"),
+    }
+    return services.BuyableOffer(**{**values, **fields})
+
+
 def displayable_row(asin: str, **fields: Any) -> Deal:
-    """An unsaved displayable deal with consistent money, for ``bulk_create`` (no history)
-    and for rows no write path would make."""
+    """An unsaved displayable deal with consistent money, verified as ``make_deal``'s are, for
+    ``bulk_create`` (no history) and for rows no write path would make."""
     values = {**_inputs(asin), **fields}
     price_now, list_at = values["price_now_cents"], values["list_at_cents"]
     costs = compute_costs(
@@ -64,6 +98,7 @@ def displayable_row(asin: str, **fields: Any) -> Deal:
         "roi_percent": costs.roi_percent,
         "percent_down": percent_below(price_now, values["one_year_avg_cents"]),
         "quality": Quality.COMPLETE,
+        **_verified_at(price_now),
     }
     return Deal(asin=asin, **{**values, **computed, **fields})
 

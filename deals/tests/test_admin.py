@@ -201,7 +201,7 @@ def test_the_change_form_edits_inputs_in_dollars_and_shows_computed_values_read_
 
 
 def test_a_staff_edit_is_recomputed_by_the_service_and_records_who(editor_client, editor):
-    deal = make_deal()
+    deal = make_deal(verified=False)  # an estimate: its profit rests on the price now
     profit_before = deal.profit_cents
 
     response = editor_client.post(
@@ -492,6 +492,35 @@ def test_refetch_with_the_queue_unreachable_still_marks_the_deals_and_says_so(ad
     assert response.status_code == 200
     assert "the job queue is unreachable" in response.content.decode()
     assert Candidate.objects.get(asin=deal.asin).source == Candidate.Source.STAFF
+
+
+def test_verify_now_queues_a_job_for_exactly_those_deals_and_says_it_costs_tokens(
+    admin_client, rq_connection
+):
+    first, second = make_deal("0000000001", verified=False), make_deal("0000000002", verified=False)
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "verify_now", "_selected_action": [first.pk, second.pk]}, follow=True
+    )
+
+    assert "2 deal(s) queued for verification against live offers: about 12 tokens" in (
+        response.content.decode()
+    )
+    queue = Queue(jobs.QUEUE_NAME, connection=rq_connection)
+    (job_id,) = queue.get_job_ids()
+    job = queue.fetch_job(job_id)
+    assert job.func_name == "deals.jobs.verify_job"
+    assert sorted(job.args[0]) == [first.asin, second.asin]
+
+
+def test_the_verification_is_shown_read_only_with_its_history(admin_client):
+    deal = make_deal()
+    html = admin_client.get(change_url(deal)).content.decode()
+    assert "Live offer (read-only" in html and "Test Books" in html and "$10.00" in html
+    for field in ("buy_price_cents", "seller_name", "seller_score", "verification", "verified_at"):
+        assert f'name="{field}"' not in html
+    history = admin_client.get(history_url(deal)).content.decode()
+    assert "verified" in history
 
 
 # --- who may do what -----------------------------------------------------------------------

@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
-from deals.models import Deal
-from deals.tests.factories import make_deal, make_listless_zombie, make_losing_zombie
+from deals import services
+from deals.models import Deal, Fulfillment
+from deals.tests.factories import fba_offer, make_deal, make_listless_zombie, make_losing_zombie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -317,3 +320,58 @@ def test_only_displayable_deals_reach_the_api_the_page_reads(live_server, buyer,
     )
     assert Deal.objects.filter(asin__in=ZOMBIES).count() == 2
     assert [deal["asin"] for deal in body["results"]] == ["0000000001"]
+
+
+def test_a_seller_sees_the_offer_behind_each_deal_and_can_show_estimates(live_server, buyer, page, tmp_path):
+    make_deal("0000000001", list_at_cents=9000)  # verified: FBA, Very Good, Test Books 9.6
+    acceptable = make_deal("0000000002", list_at_cents=8000, verified=False)
+    services.record_verification(
+        acceptable,
+        offer=fba_offer(
+            1399,
+            shipping_cents=399,
+            fulfillment=Fulfillment.MFN,
+            condition_code=5,
+            condition="Used - Acceptable",
+            seller_name="Cheap Reads",
+            seller_score=Decimal("7.2"),
+        ),
+        live_used_offers=2,
+        reason="",
+        now=timezone.now() - timedelta(minutes=12),
+    )
+    make_deal("0000000003", list_at_cents=7000, verified=False)  # an estimate
+
+    log_in(page, f"{live_server.url}/")
+    rows = page.locator(ROW_ASINS)
+    expect(rows).to_have_text(["0000000001", "0000000002"])
+    mfn = page.locator('#deal-rows tr[data-asin="0000000002"]')
+    expect(mfn.locator("td.buy")).to_contain_text("$13.99")
+    expect(mfn.locator("td.buy")).to_contain_text("incl. $3.99 ship")
+    expect(mfn.locator("td.seller")).to_contain_text("MFN")
+    expect(mfn.locator("td.seller")).to_contain_text("Cheap Reads")
+    expect(mfn.locator("td.seller")).to_contain_text("score 7.2/10")
+    expect(mfn.locator("td.verified")).to_contain_text("verified 12 min ago")
+    expect(mfn).to_contain_text("Used - Acceptable")
+    fba = page.locator('#deal-rows tr[data-asin="0000000001"]')
+    expect(fba.locator("td.seller .badge-fba")).to_have_text("FBA")
+    expect(fba.locator("td.buy")).to_contain_text("free shipping")
+
+    page.check("#f-show-estimates")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_text(["0000000001", "0000000002", "0000000003"])
+    expect(page.locator('#deal-rows tr[data-asin="0000000003"] td.verified')).to_have_text("estimate")
+    assert "verified=false" in page.url
+
+    page.check("#f-not-acceptable")
+    page.fill("#f-min-seller-score", "9")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_text(["0000000001"])
+    assert "exclude_conditions=acceptable" in page.url and "min_seller_score=9" in page.url
+    page.reload()
+    expect(page.locator("#f-not-acceptable")).to_be_checked()
+    expect(page.locator("#f-min-seller-score")).to_have_value("9")
+    page.fill("#f-min-seller-score", "eleven")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#filter-error")).to_contain_text("Min seller score must be 0 to 10")
+    page.screenshot(path=str(tmp_path / "offers.png"), full_page=True)

@@ -53,10 +53,20 @@ def test_the_category_suggestions_come_from_displayable_deals_only(admin_client)
 def test_filters_and_table_headers_are_labelled(admin_client):
     html = admin_client.get("/").content.decode()
 
-    for field_id in ("f-min-profit", "f-min-margin", "f-min-roi", "f-max-rank", "f-category", "f-search"):
+    for field_id in (
+        "f-min-profit",
+        "f-min-margin",
+        "f-min-roi",
+        "f-max-rank",
+        "f-category",
+        "f-search",
+        "f-show-estimates",
+        "f-min-seller-score",
+        "f-not-acceptable",
+    ):
         assert f'<label for="{field_id}">' in html
         assert f'id="{field_id}"' in html
-    assert html.count('<th scope="col"') == 16
+    assert html.count('<th scope="col"') == 19
     assert "<caption" in html
 
 

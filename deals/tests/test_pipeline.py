@@ -47,6 +47,13 @@ class CountingBucket:
         self.fatal.append(reason)
 
 
+@pytest.fixture(autouse=True)
+def statistics_only(settings):
+    """These pin what the statistics pass does and costs; how it shares its tokens with
+    verification is test_verification.py's."""
+    settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "POLICY": "off"}
+
+
 @pytest.fixture
 def clock():
     return FakeClock(start=datetime(2026, 11, 1, tzinfo=UTC).timestamp())
@@ -172,6 +179,7 @@ class ShiftingFeed:
         return SimpleNamespace(
             deals=self.entries[page * 150 : (page + 1) * 150],
             total=len(self.entries) if self.counts else None,
+            reading=SimpleNamespace(tokens_consumed=5),
         )
 
     def remove_newest(self, count: int) -> None:

@@ -28,6 +28,7 @@ from diagnostics.checks import (
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.bucket import BucketStatus
 from tokens.clock import FakeClock, use_clock
+from tokens.services import get_ledger
 
 KEY = "k3y-DIAGNOSE-0123456789abcdef"
 NOW = 1_800_000_000.0
@@ -217,12 +218,20 @@ def test_diagnose_all_ok_with_a_live_worker_and_keepa(services):
         "queues": "OK",
         "workers": "OK",
         "bucket": "OK",
+        "spending": "OK",
         "deals": "OK",
         "last_runs": "WARN",
         "progress": "OK",
         "keepa": "OK",
     }
     assert results["keepa"]["data"]["refill_rate"] == 5
+
+
+@pytest.mark.django_db
+def test_diagnose_says_what_the_last_hours_tokens_bought(services):
+    get_ledger().record({"statistics": 40, "offers": 18, "sellers": 2})
+    results, _failed = _diagnose()
+    assert results["spending"]["explanation"] == "last hour: 60 tokens: offers 18, sellers 2, statistics 40"
     assert "active" in results["bucket"]["explanation"]  # the /token reading filled the bucket
     assert KEY not in json.dumps(results)
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from deals.keepa.client import KeepaClient
 from deals.keepa.errors import KeepaError
 from tokens.clock import get_clock
-from tokens.services import get_bucket
+from tokens.services import get_bucket, get_ledger
 
 
 class PipelineCommand(BaseCommand):
@@ -36,6 +36,7 @@ class PipelineCommand(BaseCommand):
             report = self.run_pass(client, bucket, get_clock(), options)
         except KeepaError as exc:
             raise CommandError(f"Keepa: {exc}") from exc
+        get_ledger().record(report.spent)
         self.stderr.write("")
         self.stdout.write(report.summary())
         if report.wait_seconds is not None:

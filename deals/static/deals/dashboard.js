@@ -11,6 +11,11 @@
   var DEFAULT_PAGE_SIZE = 25;
   var FILTER_KEYS = [
     "min_profit_cents", "min_margin", "min_roi", "max_sales_rank", "category", "search", "hide_amazon",
+    "verified", "exclude_conditions", "min_seller_score",
+  ];
+  // The used conditions a seller may leave out (the API's exclude_conditions names).
+  var CONDITIONS = [
+    ["like_new", "Like New"], ["very_good", "Very Good"], ["good", "Good"], ["acceptable", "Acceptable"],
   ];
   // Columns whose first click sorts best-first (largest); the others sort ascending first.
   var DESCENDING_FIRST = [
@@ -209,6 +214,9 @@
     if (filters.category) parts.push("category " + filters.category);
     if (filters.search) parts.push("“" + filters.search + "”");
     if (filters.hide_amazon) parts.push("no Amazon");
+    if (filters.verified === "false") parts.push("estimates shown");
+    if (filters.exclude_conditions) parts.push("not " + filters.exclude_conditions.split(",").join(", ").replace(/_/g, " "));
+    if (filters.min_seller_score) parts.push("seller ≥ " + filters.min_seller_score + "/10");
     return parts.length ? parts.join(", ") : "no filters";
   }
 
@@ -267,6 +275,10 @@
     $("f-category").value = filters.category || "";
     $("f-search").value = filters.search || "";
     $("f-hide-amazon").checked = filters.hide_amazon === "true";
+    $("f-show-estimates").checked = filters.verified === "false";
+    var excluded = (filters.exclude_conditions || "").split(",");
+    CONDITIONS.forEach(function (c) { $("f-not-" + c[0]).checked = excluded.indexOf(c[0]) >= 0; });
+    $("f-min-seller-score").value = filters.min_seller_score || "";
   }
 
   /** The form as API filters, or an error naming the field to fix. */
@@ -297,6 +309,13 @@
     var search = $("f-search").value.trim();
     if (search) filters.search = search;
     if ($("f-hide-amazon").checked) filters.hide_amazon = "true";
+    if ($("f-show-estimates").checked) filters.verified = "false";
+    var excluded = CONDITIONS.filter(function (c) { return $("f-not-" + c[0]).checked; });
+    if (excluded.length) filters.exclude_conditions = excluded.map(function (c) { return c[0]; }).join(",");
+    var score = $("f-min-seller-score").value.trim();
+    if (score !== "" && !(/^\d+(\.\d)?$/.test(score) && Number(score) <= 10)) {
+      bad($("f-min-seller-score"), "Min seller score must be 0 to 10, like 8 or 8.5.");
+    } else if (score !== "") filters.min_seller_score = score;
     return { filters: filters, problems: problems };
   }
 
@@ -415,6 +434,42 @@
     if (deal.amazon_sells) titleCell.appendChild(badge("Amazon sells", "badge-amazon", "Amazon itself offers this product"));
 
     cell(tr, deal.condition || "—");
+    var buy = cell(tr, formatCents(deal.buy_price_cents), "num buy");
+    if (deal.buy_price_cents !== null && deal.buy_price_cents !== undefined) {
+      buy.title = "Item " + formatCents(deal.buy_price_cents - (deal.shipping_cents || 0)) + " + shipping " +
+        formatCents(deal.shipping_cents || 0);
+      var shipping = document.createElement("span");
+      shipping.className = "muted sub";
+      shipping.textContent = deal.shipping_cents ? "incl. " + formatCents(deal.shipping_cents) + " ship" : "free shipping";
+      buy.appendChild(shipping);
+    }
+    var seller = cell(tr, null, "seller");
+    if (deal.fulfillment) {
+      seller.appendChild(badge(deal.fulfillment, "badge-" + deal.fulfillment.toLowerCase(),
+        { FBA: "Fulfilled by Amazon", MFN: "The seller ships it", Amazon: "Sold by Amazon" }[deal.fulfillment]));
+    }
+    if (deal.seller_name || deal.seller_id) {
+      var name = document.createElement("span");
+      name.className = "seller-name";
+      name.textContent = deal.seller_name || deal.seller_id;
+      seller.appendChild(name);
+    }
+    if (deal.seller_score !== null && deal.seller_score !== undefined) {
+      var score = document.createElement("span");
+      score.className = "muted sub";
+      score.textContent = "score " + deal.seller_score + "/10";
+      seller.appendChild(score);
+    }
+    if (!seller.childNodes.length) seller.textContent = "—";
+    var checked = cell(tr, null, "verified");
+    if (deal.verification === "verified") {
+      checked.appendChild(badge("verified " + formatAge(secondsSince(deal.verified_at, nowMs)) + " ago",
+        deal.verification_stale ? "badge-warn" : "badge-verified",
+        deal.verification_stale ? "Stale: the offer may have sold; it is being checked again" : "A live offer backs this deal"));
+      if (deal.verification_stale) checked.appendChild(badge("stale", "badge-warn", "Being checked again"));
+    } else {
+      checked.appendChild(badge("estimate", "badge-estimate", "From Keepa's statistics; no live offer checked yet"));
+    }
     cell(tr, formatInteger(deal.sales_rank), "num");
     cell(tr, formatInteger(deal.sales_rank_drops_30), "num");
     cell(tr, formatInteger(deal.used_offer_count), "num");
@@ -458,7 +513,7 @@
     if (!data.results || !data.results.length) {
       var tr = document.createElement("tr");
       cell(tr, Object.keys(state.filters).length ? "No deals match these filters." : "No deals yet.", "empty")
-        .colSpan = 16;
+        .colSpan = 19;
       body.appendChild(tr);
     }
   }
