@@ -18,6 +18,13 @@ run has. "banked" is Keepa's balance at the end (tokens a recharge was saving up
 the simulator stops answering, so the tokens spent are final, and the workers finish the
 jobs in hand: products already paid for are counted as deals. Plans below the
 automatic-recharge rate run twice: with the predecessor's policy (the default) and without.
+
+With ``--verification`` (issue 11) it compares how offer tokens are spent, on the same seed:
+statistics only (every deal an estimate), offers for every candidate (the predecessor's
+way) and value per token (ours), then ours again at a pessimistic verifiable share. Per run:
+verified deals (per hour), tokens per verified deal, verified profit in dollars per 1,000
+tokens, the share of tokens spent on offers and sellers, the share of the deals the API
+shows as verified whose offer the simulator still has live at the cut-off, zombies, 429s.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,10 +57,12 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from deals import jobs  # noqa: E402
-from deals.keepa.facts import DEAL_PAGE_COST, DEAL_PAGE_SIZE  # noqa: E402
-from deals.models import Candidate, Deal, DiscoverySelection, JobRun  # noqa: E402
+from deals.keepa.facts import CONDITION_NAMES, DEAL_PAGE_COST, DEAL_PAGE_SIZE, unix_to_keepa_minutes  # noqa: E402  # noqa: E402
+from deals.models import Candidate, Deal, DiscoverySelection, JobRun, Seller  # noqa: E402
 from dealsite.embedded_redis import ensure_redis  # noqa: E402
 from keepasim.harness import API_KEY, PipelineStack  # noqa: E402
+from tokens.bucket import bucket_id_for  # noqa: E402
+from tokens.ledger import KEEP_SECONDS, SpendLedger  # noqa: E402
 
 SIMULATED_SECONDS = 2 * 3600
 COLUMNS = (
@@ -86,7 +96,7 @@ def create_database() -> None:
 
 
 def reset_data() -> None:
-    for model in (Deal.history.model, Deal, Candidate, DiscoverySelection, JobRun):
+    for model in (Deal.history.model, Deal, Candidate, DiscoverySelection, JobRun, Seller):
         model.objects.all().delete()
 
 
@@ -162,6 +172,133 @@ def run_plan(
     }
 
 
+VERIFY_COLUMNS = (
+    ("plan", 6),
+    ("policy", 16),
+    ("verifiable", 10),
+    ("verified", 8),
+    ("verified/h", 10),
+    ("tokens", 6),
+    ("tok/verified", 12),
+    ("$/1000 tok", 10),
+    ("offer share", 11),
+    ("offer alive", 11),
+    ("estimates", 9),
+    ("zombies", 7),
+    ("429s", 5),
+)
+POLICIES = (("statistics only", "off"), ("every candidate", "every_candidate"), ("value per token", "value"))
+
+
+def verified_offers_alive(stack: PipelineStack, cutoff: float) -> tuple[int, int]:
+    """Deals the API shows as verified, and how many of their offers the simulator still had
+    live (same seller, same condition) at the cut-off: its own state, not the API's."""
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    now = unix_to_keepa_minutes(cutoff)
+    condition_code = {name: code for code, name in CONDITION_NAMES.items()}
+    shown = alive = 0
+    url = "/api/deals/?page_size=200"
+    while url:
+        body = client.get(url).json()
+        for deal in body["results"]:
+            shown += 1
+            product = stack.simulator.catalogue.get(deal["asin"])
+            alive += any(
+                listing.seller_id == deal["seller_id"]
+                and listing.condition == condition_code[deal["condition"]]
+                for listing in product.live_offers(now)
+            )
+        url = body["next"]
+    return shown, alive
+
+
+def run_verification_plan(
+    rate: int, scale: float, redis_url: str, products: int, workers: int, policy: str, verifiable: float
+) -> dict:
+    reset_data()
+    redis_connection = redis.Redis.from_url(redis_url)
+    redis_connection.flushdb()
+    queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
+    stack = PipelineStack(
+        redis_url=redis_url,
+        refill_rate=rate,
+        time_scale=scale,
+        products=products,
+        start_balance=0,
+        verify_policy=policy,
+        simulator_options={"deal_cache_seconds": 900, "verifiable_share": verifiable},
+    )
+    with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url), stack:
+        for _ in range(workers):
+            stack.start_worker()
+        jobs.ensure_all_scheduled()
+        time.sleep(SIMULATED_SECONDS / scale)
+        cutoff = stack.clock.time()
+        stack.simulator.stop()  # nothing more is spent; the jobs in hand finish
+        time.sleep(0.5)
+        spent = stack.simulator.stats.tokens_consumed[API_KEY]
+        rate_limited = stack.simulator.stats.rate_limited
+    ledger = SpendLedger(redis_connection, bucket_id=bucket_id_for(API_KEY), clock=stack.clock)
+    by_purpose = ledger.last(KEEP_SECONDS)
+    shown, alive = verified_offers_alive(stack, cutoff)
+    verified = Deal.objects.verified()
+    profit = sum(verified.values_list("profit_cents", flat=True))
+    count = verified.count()
+    _shown_all, zombies = zombies_shown_by_the_api()
+    offer_tokens = by_purpose.get("offers", 0) + by_purpose.get("sellers", 0)
+    return {
+        "verified": count,
+        "per_hour": count / (SIMULATED_SECONDS / 3600),
+        "spent": spent,
+        "per_verified": spent / count if count else float("inf"),
+        "dollars_per_1000": Decimal(profit) / 100 / spent * 1000 if spent else Decimal(0),
+        "offer_share": offer_tokens / sum(by_purpose.values()) if by_purpose else 0.0,
+        "alive": alive / shown if shown else None,
+        "estimates": Deal.objects.displayable().filter(verification=Deal.Verification.ESTIMATE).count(),
+        "zombies": zombies,
+        "rate_limited": rate_limited,
+    }
+
+
+def print_verification_table(args, redis_url: str) -> None:
+    """Issue 11: the same seed and plans under three policies, and ours at a pessimistic mix."""
+    print(" ".join(f"{title:>{width}}" for title, width in VERIFY_COLUMNS))
+    for rate in (int(r) for r in args.rates.split(",")):
+        runs = [(name, policy, args.verifiable) for name, policy in POLICIES]
+        runs.append(("value per token", "value", args.pessimistic))
+        for name, policy, verifiable in runs:
+            r = run_verification_plan(
+                rate,
+                args.time_scale or min(60.0, 600.0 / rate),
+                redis_url,
+                rate * 800,
+                args.workers,
+                policy,
+                verifiable,
+            )
+            row = (
+                f"{rate}/min",
+                name,
+                f"{verifiable:.0%}",
+                r["verified"],
+                f"{r['per_hour']:.1f}",
+                r["spent"],
+                f"{r['per_verified']:.1f}",
+                f"{r['dollars_per_1000']:.2f}",
+                f"{r['offer_share']:.1%}",
+                "-" if r["alive"] is None else f"{r['alive']:.1%}",
+                r["estimates"],
+                r["zombies"],
+                r["rate_limited"],
+            )
+            print(
+                " ".join(f"{value:>{width}}" for value, (_, width) in zip(row, VERIFY_COLUMNS, strict=True)),
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -174,12 +311,27 @@ def main() -> None:
         help="Keepa seconds per real second (default: x60, at most 10 tokens a real second, "
         "so two workers' real CPU keeps up: x30 at 20/min)",
     )
+    parser.add_argument(
+        "--verification",
+        action="store_true",
+        help="compare the verification policies (statistics only, offers for every candidate, "
+        "value per token) instead of the statistics pass's table",
+    )
+    parser.add_argument("--verifiable", type=float, default=0.6, help="simulator's verifiable share")
+    parser.add_argument("--pessimistic", type=float, default=0.3, help="the pessimistic verifiable share")
     args = parser.parse_args()
     logging.getLogger("keepasim.simulator").setLevel(logging.WARNING)  # one line per call
     base_url, embedded = ensure_redis(os.environ.get("REDIS_URL"))
     redis_url = base_url.rsplit("/", 1)[0] + "/12"
     create_database()
     print(f"database: {connection.vendor}; redis: {redis_url}; {args.workers} worker processes")
+    if args.verification:
+        try:
+            print_verification_table(args, redis_url)
+        finally:
+            if embedded:
+                embedded.stop()
+        return
     print(" ".join(f"{title:>{width}}" for title, width in COLUMNS))
     try:
         for rate in (int(r) for r in args.rates.split(",")):
