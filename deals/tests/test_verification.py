@@ -8,11 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from deals import services, verification
+from deals import backfill, discovery, services, verification
+from deals.keepa.client import KeepaClient
+from deals.keepa.facts import unix_to_keepa_minutes
 from deals.keepa.offers import Offer
-from deals.models import Deal, Fulfillment, Verification
+from deals.models import Deal, Fulfillment, Seller, Verification
 from deals.passes import RunReport
+from deals.selection import DEFAULT_SELECTION
 from deals.tests.factories import fba_offer, make_deal
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
+from tokens.clock import FakeClock
+from tokens.interface import Grant, Refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +241,109 @@ def test_the_offer_filters_narrow_verified_deals(api):
 def test_a_bad_offer_filter_is_a_400_naming_it(api, name, value):
     response = api.get("/api/deals/", {name: value})
     assert response.status_code == 400 and name in response.json()
+
+
+# --- against the simulator, over HTTP -------------------------------------------------------
+
+KEY = "verification-key-0123456789"
+
+
+@pytest.fixture
+def sim_clock():
+    return FakeClock(start=datetime(2026, 11, 1, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def sim(sim_clock):
+    with KeepaSimulator(SimulatorConfig(keys={KEY: 20}, clock=sim_clock, products=300)) as simulator:
+        yield simulator
+
+
+def keepa(sim, clock, bucket=None):
+    return KeepaClient(
+        KEY,
+        base_url=sim.base_url,
+        clock=clock,
+        bucket=bucket,
+        connect_timeout=5,
+        read_timeout=5,
+        max_attempts=2,
+    )
+
+
+def estimates(sim, clock, count: int) -> list[Deal]:
+    """``count`` profitable-looking estimates straight from the statistics pass."""
+    feed, _ = discovery.parse_feed(keepa(sim, clock).deals({**DEFAULT_SELECTION, "sortType": 1}).deals)
+    discovery.record_candidates(feed, now=clock.now())
+    backfill.run_backfill(keepa(sim, clock), clock=clock, plan=lambda: (20, 1000))
+    found = list(verification.ranked(clock.now())[:count])
+    assert len(found) == count, "the default catalogue has profitable-looking estimates"
+    return found
+
+
+def test_a_verified_deal_is_backed_by_an_offer_the_simulator_really_has(sim, sim_clock, settings):
+    settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "POLICY": "off"}
+    deals = estimates(sim, sim_clock, 2)
+    report = verification.run_verification(keepa(sim, sim_clock), clock=sim_clock, limit=2)
+
+    assert report.verified + report.rejected == 2 and report.verified > 0
+    assert report.spent["offers"] >= 6 * 2 and report.spent["sellers"] >= 1
+    now = unix_to_keepa_minutes(sim_clock.time())
+    for deal in Deal.objects.filter(pk__in=[d.pk for d in deals]):
+        if deal.verification == Verification.VERIFIED:
+            live = sim.catalogue.get(deal.asin).live_offers(now)
+            assert any(o.seller_id == deal.seller_id and o.condition == deal.condition_code for o in live), (
+                deal.asin
+            )
+            assert deal.buy_price_cents > 0 and deal.seller_name and deal.profit_cents > 0
+        else:
+            assert deal.verification == Verification.NO_OFFER and deal.verification_reason
+    assert Seller.objects.exists(), "sellers are cached"
+    again = verification.sellers_for(
+        keepa(sim, sim_clock),
+        list(Seller.objects.values_list("seller_id", flat=True)),
+        now=sim_clock.now(),
+        report=(cached := RunReport()),
+    )
+    assert again and cached.spent["sellers"] == 0, "a cached seller costs nothing"
+
+
+def test_a_refusal_mid_verification_marks_nothing(sim, sim_clock, settings):
+    settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "POLICY": "off"}
+    (deal,) = estimates(sim, sim_clock, 1)
+    refusing_sellers = GrantsThen(grants=1)  # the offers call is paid, the seller call refused
+    report = verification.run_verification(keepa(sim, sim_clock, refusing_sellers), clock=sim_clock, limit=1)
+
+    assert report.wait_seconds is not None
+    deal.refresh_from_db()
+    assert (deal.verification, deal.checked_at, deal.verified_at) == (Verification.ESTIMATE, None, None)
+
+
+def test_the_backfill_pass_shares_its_tokens_between_statistics_and_offers(sim, sim_clock):
+    feed, _ = discovery.parse_feed(keepa(sim, sim_clock).deals({**DEFAULT_SELECTION, "sortType": 1}).deals)
+    discovery.record_candidates(feed, now=sim_clock.now())
+    report = backfill.run_backfill(keepa(sim, sim_clock), clock=sim_clock, plan=lambda: (5, 1000))
+
+    assert report.spent["statistics"] > 0 and report.offer_tokens > 0
+    share = Decimal(report.offer_tokens) / report.tokens_consumed
+    assert share >= Decimal("0.2"), "offers got their share while candidates waited"
+    assert Deal.objects.verified().exists()
+
+
+class GrantsThen:
+    """A bucket that grants the first ``grants`` reservations, then refuses for tokens."""
+
+    def __init__(self, grants: int):
+        self.grants = grants
+
+    def reserve(self, cost: int) -> Grant | Refusal:
+        if self.grants <= 0:
+            return Refusal(wait_seconds=60.0, reason="empty")
+        self.grants -= 1
+        return Grant(reservation_id="r", cost=cost)
+
+    def settle(self, grant, reading) -> None:
+        return None
+
+    def pause_fatal(self, reason: str) -> None:
+        return None
