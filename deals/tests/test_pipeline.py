@@ -13,38 +13,17 @@ from types import SimpleNamespace
 import pytest
 
 from deals import backfill, backlog, discovery, repair
-from deals.keepa.client import KeepaClient
 from deals.keepa.errors import NotEnoughTokens
 from deals.keepa.facts import keepa_minutes_to_datetime
 from deals.models import Candidate, Deal, DiscoverySelection
 from deals.selection import DEFAULT_SELECTION, validate_selection
+from deals.tests.keepa_support import CountingBucket, simulator_client
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
-from tokens.interface import Grant, Refusal, TokenReading
+from tokens.interface import Grant, Refusal
 
 KEY = "pipeline-key-0123456789"
 pytestmark = pytest.mark.django_db
-
-
-class CountingBucket:
-    """Grants the first ``grants`` reservations, then refuses as an empty bucket would."""
-
-    def __init__(self, grants: int = 10**9, rate: int = 5):
-        self.grants = grants
-        self.rate = rate
-        self.fatal: list[str] = []
-
-    def reserve(self, cost: int) -> Grant | Refusal:
-        if self.grants <= 0:
-            return Refusal(wait_seconds=120.0, reason="empty")
-        self.grants -= 1
-        return Grant(reservation_id="r", cost=cost)
-
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
-        return None
-
-    def pause_fatal(self, reason: str) -> None:
-        self.fatal.append(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -66,15 +45,7 @@ def sim(clock):
 
 
 def make_client(sim, clock, bucket=None, key=KEY):
-    return KeepaClient(
-        key,
-        base_url=sim.base_url,
-        clock=clock,
-        bucket=bucket,
-        connect_timeout=5,
-        read_timeout=5,
-        max_attempts=2,
-    )
+    return simulator_client(sim, clock, key, bucket=bucket)
 
 
 def plan(rate: int, tokens: int = 1000):
@@ -359,12 +330,12 @@ def discovered(sim, clock, count: int) -> list[str]:
 
 
 def test_backfill_commits_every_candidate_as_a_deal_at_one_token_each(sim, clock):
-    asins = discovered(sim, clock, 12)
+    asins = discovered(sim, clock, 40)  # most deal-finder candidates are no deal
     spent_before = sim.stats.tokens_consumed[KEY]
     report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=5))
-    assert report.processed == 12 and report.failed == 0
-    assert sim.stats.tokens_consumed[KEY] - spent_before == 12
-    assert sim.stats.calls["product"] == 12, "below 20 tokens/min a call carries one ASIN"
+    assert report.processed == 40 and report.failed == 0
+    assert sim.stats.tokens_consumed[KEY] - spent_before == 40
+    assert sim.stats.calls["product"] == 40, "below 20 tokens/min a call carries one ASIN"
     assert set(Deal.objects.values_list("asin", flat=True)) == set(asins)
     assert Deal.objects.displayable().count() > 0
     assert not Candidate.objects.filter(status=Candidate.Status.PENDING).exists()

@@ -9,16 +9,15 @@ from decimal import Decimal
 import pytest
 
 from deals import backfill, discovery, services, verification
-from deals.keepa.client import KeepaClient
 from deals.keepa.facts import unix_to_keepa_minutes
 from deals.keepa.offers import Offer
 from deals.models import Deal, Fulfillment, Seller, Verification
 from deals.passes import RunReport
 from deals.selection import DEFAULT_SELECTION
 from deals.tests.factories import fba_offer, make_deal
+from deals.tests.keepa_support import CountingBucket, simulator_client
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
-from tokens.interface import Grant, Refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -260,15 +259,7 @@ def sim(sim_clock):
 
 
 def keepa(sim, clock, bucket=None):
-    return KeepaClient(
-        KEY,
-        base_url=sim.base_url,
-        clock=clock,
-        bucket=bucket,
-        connect_timeout=5,
-        read_timeout=5,
-        max_attempts=2,
-    )
+    return simulator_client(sim, clock, KEY, bucket=bucket)
 
 
 def estimates(sim, clock, count: int) -> list[Deal]:
@@ -311,7 +302,7 @@ def test_a_verified_deal_is_backed_by_an_offer_the_simulator_really_has(sim, sim
 def test_a_refusal_mid_verification_marks_nothing(sim, sim_clock, settings):
     settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "POLICY": "off"}
     (deal,) = estimates(sim, sim_clock, 1)
-    refusing_sellers = GrantsThen(grants=1)  # the offers call is paid, the seller call refused
+    refusing_sellers = CountingBucket(grants=1)  # the offers call is paid, the seller call refused
     report = verification.run_verification(keepa(sim, sim_clock, refusing_sellers), clock=sim_clock, limit=1)
 
     assert report.wait_seconds is not None
@@ -328,22 +319,3 @@ def test_the_backfill_pass_shares_its_tokens_between_statistics_and_offers(sim, 
     share = Decimal(report.offer_tokens) / report.tokens_consumed
     assert share >= Decimal("0.2"), "offers got their share while candidates waited"
     assert Deal.objects.verified().exists()
-
-
-class GrantsThen:
-    """A bucket that grants the first ``grants`` reservations, then refuses for tokens."""
-
-    def __init__(self, grants: int):
-        self.grants = grants
-
-    def reserve(self, cost: int) -> Grant | Refusal:
-        if self.grants <= 0:
-            return Refusal(wait_seconds=60.0, reason="empty")
-        self.grants -= 1
-        return Grant(reservation_id="r", cost=cost)
-
-    def settle(self, grant, reading) -> None:
-        return None
-
-    def pause_fatal(self, reason: str) -> None:
-        return None
