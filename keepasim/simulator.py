@@ -1,10 +1,18 @@
 """A Keepa-compatible HTTP server for tests, demos and benchmarks (Keepa itself is unreachable).
 
 It speaks Keepa's wire format closely enough for the ``keepa`` PyPI client: ``/token``,
-``/product`` and ``/deal`` (with or without a trailing slash; GET, and POST JSON for
-``/deal``), the token envelope on every JSON response (errors and 429 included), gzip when
+``/product``, ``/deal`` and ``/seller`` (with or without a trailing slash; GET, and POST JSON
+for ``/deal``), the token envelope on every JSON response (errors and 429 included), gzip when
 asked, 402 for unknown keys, 400 ``invalidParameter`` for bad parameters, 404 for unknown
 endpoints. Tokens follow ``KeepaTokenLedger`` (one per key) on the injected clock.
+
+Costs are Keepa's published rules (``deals.keepa.facts``): ``/product`` 1 per product found,
++2 with ``buybox=1``; with ``offers=N`` (20..100) instead 6 per page of up to 10 live offers
+retrieved (one page when there are none), or 1 when the product's offers could not be fetched
+(``offers_failure_rate``); ``update=0`` +1 and ``rating=1`` +1 per product on top; ``/seller``
+1 per seller found; ``/deal`` 5 per page. ``tokensConsumed`` is what was charged.
+``only-live-offers=1`` leaves out the offers that are gone (``liveOffersOrder`` always lists
+the live ones, in the order of Amazon's offer page).
 
 ``/deal`` honours ``page``, ``priceTypes``, ``dateRange``, ``sortType`` (1 newest first, 2
 delta, 3 sales rank, 4 percent; negative inverts), the ranges (``currentRange``, ``deltaRange``,
@@ -42,11 +50,17 @@ from deals.keepa.facts import (
     CSV_SLOTS,
     DEAL_PAGE_COST,
     DEAL_PAGE_SIZE,
+    FAILED_OFFERS_COST,
     FRESH_UPDATE_COST,
     MAX_ASINS_PER_CALL,
+    MAX_OFFERS,
+    MAX_SELLERS_PER_CALL,
+    MIN_OFFERS,
     OFFERS_PAGE_COST,
     OFFERS_PAGE_SIZE,
+    RATING_COST,
     SALES,
+    SELLER_COST,
     SORT_BY_DEAL_AGE,
     SORT_BY_DELTA,
     SORT_BY_DELTA_PERCENT,
@@ -61,6 +75,7 @@ from tokens.clock import Clock, RealClock, ScaledClock
 logger = logging.getLogger(__name__)
 
 FAULT_KINDS = ("drop", "error", "malformed", "slow")
+_ENDPOINTS = ("token", "product", "deal", "seller")
 _RANGE_NAMES = ("currentRange", "deltaRange", "deltaPercentRange", "salesRankRange")
 
 
@@ -80,6 +95,10 @@ class SimulatorConfig:
     # Keepa-seconds the deal finder's result list is reused for (Keepa refreshes it every
     # few minutes); long runs at a high time scale raise it to keep the CPU on the pipeline.
     deal_cache_seconds: int = 120
+    # Of the cheap used copies that make a product look profitable on statistics, the share
+    # that can really be bought at a profit (the others fail as on Amazon; see generation).
+    verifiable_share: float = 0.6
+    offers_failure_rate: float = 0.0  # chance a product's offers cannot be fetched (costs 1)
     clock: Clock | None = None
     host: str = "127.0.0.1"
     port: int = 0
@@ -131,11 +150,14 @@ class KeepaSimulator:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        if not 0 <= cfg.verifiable_share <= 1:
+            raise ValueError("verifiable_share must be between 0 and 1")
         self.set_faults(
             error_rate=cfg.error_rate,
             slow_rate=cfg.slow_rate,
             malformed_rate=cfg.malformed_rate,
             drop_rate=cfg.drop_rate,
+            offers_failure_rate=cfg.offers_failure_rate,
         )
 
     # --- lifecycle -------------------------------------------------------------------
@@ -185,7 +207,8 @@ class KeepaSimulator:
     def catalogue(self) -> Catalogue:
         if self._catalogue is None:
             anchor = unix_to_keepa_minutes(self.clock.time()) // 60 * 60
-            self._catalogue = build_catalogue(self.config.seed, self.config.products, anchor)
+            cfg = self.config
+            self._catalogue = build_catalogue(cfg.seed, cfg.products, anchor, cfg.verifiable_share)
         return self._catalogue
 
     def ledger(self, key: str) -> KeepaTokenLedger:
@@ -203,15 +226,18 @@ class KeepaSimulator:
         slow_rate: float | None = None,
         malformed_rate: float | None = None,
         drop_rate: float | None = None,
+        offers_failure_rate: float | None = None,
         slow_seconds: float | None = None,
         latency_ms: int | None = None,
     ) -> None:
-        """Change fault rates at runtime (each a probability per request)."""
+        """Change fault rates at runtime (each a probability per request; the offers failure
+        rate per product of an offers call)."""
         changes = {
             "error_rate": error_rate,
             "slow_rate": slow_rate,
             "malformed_rate": malformed_rate,
             "drop_rate": drop_rate,
+            "offers_failure_rate": offers_failure_rate,
         }
         for name, rate in changes.items():
             if rate is None:
@@ -306,10 +332,10 @@ class KeepaSimulator:
         if fault == "error":
             error = {"type": "internalServerError", "message": "simulated failure"}
             return _Reply(500, {**ledger.envelope(0), "error": error})
-        if endpoint not in ("token", "product", "deal") or (method == "POST" and endpoint != "deal"):
+        if endpoint not in _ENDPOINTS or (method == "POST" and endpoint != "deal"):
             error = {"type": "notFound", "message": f"unknown endpoint /{endpoint}"}
             return _Reply(
-                404 if endpoint not in ("token", "product", "deal") else 405,
+                404 if endpoint not in _ENDPOINTS else 405,
                 {**ledger.envelope(0), "error": error},
             )
         if endpoint == "token":
@@ -318,6 +344,8 @@ class KeepaSimulator:
         try:
             if endpoint == "product":
                 result, cost = self._products(query, now)
+            elif endpoint == "seller":
+                result, cost = self._sellers(query, now)
             else:
                 result, cost = self._deals(self._selection(method, query, body), now)
         except BadParameter as exc:
@@ -344,14 +372,17 @@ class KeepaSimulator:
         stats = _int_param(query, "stats", 0, 100_000, default=0)
         history = _int_param(query, "history", 0, 1, default=1)
         days = _int_param(query, "days", 1, 100_000, default=None)
-        offers = _int_param(query, "offers", 20, 100, default=None)
+        offers = _int_param(query, "offers", MIN_OFFERS, MAX_OFFERS, default=None)
+        only_live = _int_param(query, "only-live-offers", 0, 1, default=0)
         buybox = _int_param(query, "buybox", 0, 1, default=0)
+        rating = _int_param(query, "rating", 0, 1, default=0)
         update = _int_param(query, "update", -1, 1_000_000, default=None)
         products, cost = [], 0
         for asin in asins:
             product = self.catalogue.get(asin)
             if product is None:
                 continue
+            failed = bool(offers) and self._offers_fail()
             products.append(
                 product.to_json(
                     now,
@@ -360,17 +391,43 @@ class KeepaSimulator:
                     days=days,
                     offers=offers,
                     buybox=bool(buybox),
+                    only_live_offers=bool(only_live),
+                    offers_failed=failed,
                 )
             )
-            if offers:
-                cost += OFFERS_PAGE_COST * max(
-                    1, math.ceil(product.offers_found(offers, now) / OFFERS_PAGE_SIZE)
-                )
+            if failed:
+                cost += FAILED_OFFERS_COST
+            elif offers:
+                pages = math.ceil(product.offers_found(offers, now) / OFFERS_PAGE_SIZE)
+                cost += OFFERS_PAGE_COST * max(1, pages)
             else:
                 cost += 1 + (BUYBOX_COST if buybox else 0)
             if update == 0:
                 cost += FRESH_UPDATE_COST
+            if rating:
+                cost += RATING_COST
         return {"products": products}, cost
+
+    def _offers_fail(self) -> bool:
+        rate = self.config.offers_failure_rate
+        if not rate:
+            return False
+        with self._lock:
+            return self._fault_rng.random() < rate
+
+    def _sellers(self, query: dict[str, str], now: int) -> tuple[dict, int]:
+        """``/seller``: the sellers found, by id (unknown ids are left out and cost nothing)."""
+        _int_param(query, "domain", 1, 12, default=1)
+        _int_param(query, "storefront", 0, 1, default=0)
+        _int_param(query, "update", 0, 1_000_000, default=None)
+        ids = list(dict.fromkeys(s.strip() for s in (query.get("seller") or "").split(",") if s.strip()))
+        if not ids:
+            raise BadParameter("the seller parameter is required")
+        if len(ids) > MAX_SELLERS_PER_CALL:
+            raise BadParameter(f"at most {MAX_SELLERS_PER_CALL} seller ids per request")
+        directory = self.catalogue.sellers
+        found = {sid: directory[sid].to_json(now) for sid in ids if sid in directory}
+        return {"sellers": found}, SELLER_COST * len(found)
 
     @staticmethod
     def _selection(method: str, query: dict[str, str], body: bytes) -> dict:

@@ -1,8 +1,9 @@
 """The simulator's deterministic book catalogue and its deal finder.
 
-``generation`` draws the products, ``product`` answers for one of them at a given Keepa
-minute, ``stats`` derives Keepa's ``stats`` object; here the products are looked up by ASIN
-and turned into Keepa's deal objects.
+``generation`` draws the products, ``offers`` holds their listings and the market that moves
+them, ``product`` answers for one of them at a given Keepa minute, ``stats`` derives Keepa's
+``stats`` object, ``sellers`` the marketplace's sellers; here the products are looked up by
+ASIN and turned into Keepa's deal objects.
 """
 
 from __future__ import annotations
@@ -12,18 +13,23 @@ from typing import Any
 
 from deals.keepa.analytics import div_half_even
 from deals.keepa.facts import AMAZON, CSV_SLOTS, DAY, NEW, SALES, US_BOOKS, USED
-from keepasim.catalogue.generation import build_product, months_around
+from keepasim.catalogue.generation import FUTURE, VERIFIABLE_SHARE, build_product, months_around
 from keepasim.catalogue.product import CatalogueProduct
+from keepasim.catalogue.sellers import Seller, build_sellers
 from keepasim.catalogue.stats import window_mean
 
 
 class Catalogue:
-    """The products of one (seed, size, anchor), looked up by ASIN, plus the deal finder."""
+    """The products of one (seed, size, anchor), looked up by ASIN, their sellers, and the
+    deal finder."""
 
-    def __init__(self, products: list[CatalogueProduct], anchor: int):
+    def __init__(
+        self, products: list[CatalogueProduct], anchor: int, sellers: dict[str, Seller] | None = None
+    ):
         self.products = products
         self.anchor = anchor
         self.by_asin = {p.asin: p for p in products}
+        self.sellers = sellers or {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -86,7 +92,10 @@ class Catalogue:
 
 
 @lru_cache(maxsize=8)
-def build_catalogue(seed: int, count: int, anchor: int) -> Catalogue:
-    """Deterministic for (seed, count, anchor); cached because tests start many simulators."""
+def build_catalogue(
+    seed: int, count: int, anchor: int, verifiable_share: float = VERIFIABLE_SHARE
+) -> Catalogue:
+    """Deterministic for its arguments; cached because tests start many simulators."""
     months = months_around(anchor)
-    return Catalogue([build_product(seed, i, anchor, months) for i in range(count)], anchor)
+    products = [build_product(seed, i, anchor, months, verifiable_share) for i in range(count)]
+    return Catalogue(products, anchor, build_sellers(seed, anchor, anchor + FUTURE))

@@ -7,17 +7,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from deals.keepa.facts import (
-    AMAZON,
-    COUNT_NEW,
-    COUNT_USED,
-    CSV_SLOTS,
-    DAY,
-    NEW,
-    TRIPLE_SLOTS,
-    US_BOOKS,
-    USED,
-)
+from deals.keepa.facts import AMAZON, CSV_SLOTS, DAY, NEW, TRIPLE_SLOTS, US_BOOKS, USED
+from keepasim.catalogue.offers import BUY_BOX_SLOTS, Listing, buy_box_winner, page_order
 from keepasim.catalogue.stats import compute_stats
 
 
@@ -35,6 +26,10 @@ class CatalogueProduct:
     tracking_since: int
     last_update: int
     csv: list[list[int] | None]
+    listings: list[Listing] = field(default_factory=list, repr=False)
+    buy_box_csv: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    used_buy_box_history: list[str] = field(default_factory=list, repr=False)
+    buy_box_seller_history: list[str] = field(default_factory=list, repr=False)
     _series: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False)
 
     def series(self, index: int, now: int) -> tuple[list[int], list[int]]:
@@ -64,8 +59,11 @@ class CatalogueProduct:
         values = self.series(index, now)[1]
         return values[-1] if values else -1
 
-    def offer_count(self, now: int) -> int:
-        return max(0, self.current(COUNT_NEW, now)) + max(0, self.current(COUNT_USED, now))
+    def live_offers(self, now: int) -> list[Listing]:
+        """The copies listed at ``now``, in the order of Amazon's offer page."""
+        live = [listing for listing in self.listings if listing.live_at(now)]
+        live.sort(key=lambda listing: page_order(listing, now))
+        return live
 
     def csv_at(self, now: int) -> list[list[int] | None]:
         """The csv as Keepa would have it at ``now``: points after ``now`` are not known yet."""
@@ -78,6 +76,12 @@ class CatalogueProduct:
             known = len(self.series(index, now)[0])
             result.append(entry if known * step == len(entry) else entry[: known * step] or None)
         return result
+
+    def _buy_box_csv_at(self, index: int, now: int) -> list[int] | None:
+        entry = self.buy_box_csv.get(index)
+        if not entry:
+            return None
+        return entry[: 3 * bisect_right(entry[0::3], now)] or None
 
     def last_update_at(self, now: int) -> int:
         """Keepa re-checks each product on its own period (1 to 12 hours here)."""
@@ -95,8 +99,18 @@ class CatalogueProduct:
         days: int | None,
         offers: int | None,
         buybox: bool,
+        only_live_offers: bool = False,
+        offers_failed: bool = False,
     ) -> dict[str, Any]:
+        """Keepa's product object. With ``offers`` (up to that many live offers, page order)
+        or ``buybox`` it also carries the buy boxes: csv 18 and 32, their histories, the
+        ``buyBoxUsed*`` fields and, in ``stats``, the fields that need offers. A failed offers
+        fetch (``offers_failed``) has no offers and ``offersSuccessful`` false."""
         csv = self.csv_at(now)
+        with_buy_box = (offers and not offers_failed) if offers else buybox
+        if with_buy_box:
+            for index in BUY_BOX_SLOTS:
+                csv[index] = self._buy_box_csv_at(index, now)
         if not history:
             csv = [None] * CSV_SLOTS
         elif days:
@@ -148,35 +162,96 @@ class CatalogueProduct:
         if stats_days:
             product["stats"] = compute_stats(self, now, stats_days)
         if offers:
-            product["offers"], product["liveOffersOrder"] = self._offers(now, offers)
-        if buybox and not offers:
-            product["buyBoxSellerIdHistory"] = []
+            product["offersSuccessful"] = not offers_failed
+        if offers and not offers_failed:
+            live = self.live_offers(now)
+            retrieved = live[:offers]
+            shown = list(retrieved)
+            if not only_live_offers:
+                gone = [item for item in self.listings if item.gone_at is not None and item.gone_at <= now]
+                shown += sorted(gone, key=lambda item: -item.gone_at)[:offers]
+            shown.sort(key=lambda item: item.offer_id)
+            position = {item.offer_id: index for index, item in enumerate(shown)}
+            product["offers"] = [item.to_json(now) for item in shown]
+            product["liveOffersOrder"] = [position[item.offer_id] for item in retrieved]
+            if stats_days:
+                product["stats"].update(_offer_stats(live, retrieved, now))
+        if with_buy_box:
+            used_box = self.used_buy_box(now)
+            product["buyBoxSellerIdHistory"] = _known_history(self.buy_box_seller_history, 2, now)
+            product["buyBoxUsedHistory"] = _known_history(self.used_buy_box_history, 4, now)
+            product.update(used_box)
+            if stats_days:
+                product["stats"].update(used_box)
+                product["stats"].update(self._buy_box_stats(now))
         return product
 
     def offers_found(self, offers: int, now: int) -> int:
-        return min(offers, self.offer_count(now))
+        """Live offers an ``offers=N`` call retrieves (what Keepa charges pages for)."""
+        return min(offers, sum(1 for listing in self.listings if listing.live_at(now)))
 
-    def _offers(self, now: int, limit: int) -> tuple[list[dict], list[int]]:
-        found = self.offers_found(limit, now)
-        used_price = max(0, self.current(USED, now))
-        new_price = max(0, self.current(NEW, now))
-        used_count = max(0, self.current(COUNT_USED, now))
-        result = []
-        for n in range(found):
-            is_used = n < used_count
-            price = (used_price if is_used else new_price) + 25 * n
-            result.append(
-                {
-                    "offerId": n,
-                    "sellerId": f"A{self.asin}{n:03d}",
-                    "condition": 3 if is_used else 1,
-                    "isFBA": n % 3 == 0,
-                    "isPrime": n % 3 == 0,
-                    "lastSeen": now,
-                    "offerCSV": [now - DAY, price, 0 if n % 3 == 0 else 399],
-                }
-            )
-        return result, list(range(found))
+    def used_buy_box(self, now: int) -> dict[str, Any]:
+        """Keepa's ``buyBoxUsed*`` fields: the cheapest buyable used copy now (-1/None if none)."""
+        winner = buy_box_winner(
+            [item for item in self.listings if item.group == "used" and item.live_at(now)], now
+        )
+        if winner is None:
+            return {
+                "buyBoxUsedPrice": -1,
+                "buyBoxUsedShipping": -1,
+                "buyBoxUsedCondition": None,
+                "buyBoxUsedSellerId": None,
+                "buyBoxUsedIsFBA": None,
+            }
+        return {
+            "buyBoxUsedPrice": winner.price_at(now),
+            "buyBoxUsedShipping": winner.shipping,
+            "buyBoxUsedCondition": winner.condition,
+            "buyBoxUsedSellerId": winner.seller_id,
+            "buyBoxUsedIsFBA": winner.is_fba,
+        }
+
+    def _buy_box_stats(self, now: int) -> dict[str, Any]:
+        """The new buy box in ``stats`` (Keepa's ``buyBox*``), won by the cheapest buyable new copy."""
+        winner = buy_box_winner(
+            [item for item in self.listings if item.group == "new" and item.live_at(now)], now
+        )
+        if winner is None:
+            return {
+                "buyBoxPrice": -1,
+                "buyBoxShipping": -1,
+                "buyBoxSellerId": None,
+                "buyBoxIsUnqualified": True,
+            }
+        return {
+            "buyBoxPrice": winner.price_at(now),
+            "buyBoxShipping": winner.shipping,
+            "buyBoxSellerId": winner.seller_id,
+            "buyBoxIsUnqualified": False,
+            "buyBoxIsShippable": True,
+            "buyBoxIsPreorder": False,
+            "buyBoxIsFBA": winner.is_fba,
+            "buyBoxIsAmazon": winner.is_amazon,
+            "buyBoxIsMAP": False,
+            "buyBoxIsUsed": False,
+        }
+
+
+def _offer_stats(live: list[Listing], retrieved: list[Listing], now: int) -> dict[str, Any]:
+    """The ``stats`` counts only an offers call fills in."""
+    return {
+        "totalOfferCount": len(live),
+        "retrievedOfferCount": len(retrieved),
+        "offerCountFBA": sum(1 for item in retrieved if item.is_fba),
+        "offerCountFBM": sum(1 for item in retrieved if not item.is_fba),
+        "lastOffersUpdate": now,
+    }
+
+
+def _known_history(flat: list[str], step: int, now: int) -> list[str]:
+    """A string history (``minute, ...`` records) up to ``now``."""
+    known = bisect_right([int(t) for t in flat[0::step]], now)
+    return flat[: step * known]
 
 
 def _trim(entry: list[int] | None, index: int, since: int) -> list[int] | None:

@@ -63,7 +63,8 @@ def rank_drops(times: list[int], values: list[int], start: int) -> int:
 
 
 def compute_stats(product: CatalogueProduct, now: int, days: int) -> dict[str, Any]:
-    """Keepa's ``stats`` object for the last ``days`` days (arrays indexed like ``csv``)."""
+    """Keepa's ``stats`` object for the last ``days`` days (arrays indexed like ``csv``); the
+    fields that need offers (or the buy box) are -2 or None here, and ``product`` fills them."""
     empty_int = [-1] * CSV_SLOTS
     stats: dict[str, Any] = {
         "current": list(empty_int),
@@ -120,6 +121,12 @@ def compute_stats(product: CatalogueProduct, now: int, days: int) -> dict[str, A
             "buyBoxIsAmazon": None,
             "buyBoxIsMAP": None,
             "buyBoxIsUsed": None,
+            "buyBoxSellerId": None,
+            "buyBoxUsedPrice": -2,
+            "buyBoxUsedShipping": -2,
+            "buyBoxUsedCondition": None,
+            "buyBoxUsedSellerId": None,
+            "buyBoxUsedIsFBA": None,
             "lightningDealInfo": None,
             "isAddonItem": None,
             "lastOffersUpdate": -1,

@@ -12,7 +12,7 @@ from tokens.clock import ScaledClock
 
 
 class Command(BaseCommand):
-    help = "Serve a Keepa-compatible API (tokens, products, deals) for demos and tests."
+    help = "Serve a Keepa-compatible API (tokens, products, offers, deals, sellers) for demos and tests."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -38,11 +38,30 @@ class Command(BaseCommand):
         parser.add_argument("--slow-seconds", type=float, default=40.0)
         parser.add_argument("--malformed-rate", type=float, default=0.0, help="share with truncated JSON")
         parser.add_argument("--drop-rate", type=float, default=0.0, help="share closed without an answer")
+        parser.add_argument(
+            "--offers-failure-rate",
+            type=float,
+            default=0.0,
+            help="share of products whose offers cannot be fetched (charged 1 token)",
+        )
+        parser.add_argument(
+            "--verifiable-share",
+            type=float,
+            default=0.6,
+            help="share of cheap used copies that can really be bought at a profit",
+        )
 
     def handle(self, *args, **options):
         if options["refill_rate"] <= 0 or options["time_scale"] <= 0 or options["products"] < 0:
             raise CommandError("--refill-rate and --time-scale must be positive, --products not negative")
-        for name in ("error_rate", "slow_rate", "malformed_rate", "drop_rate"):
+        for name in (
+            "error_rate",
+            "slow_rate",
+            "malformed_rate",
+            "drop_rate",
+            "offers_failure_rate",
+            "verifiable_share",
+        ):
             if not 0 <= options[name] <= 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be between 0 and 1")
         keys = options["keys"] or ["demo"]
@@ -61,6 +80,8 @@ class Command(BaseCommand):
             slow_seconds=options["slow_seconds"],
             malformed_rate=options["malformed_rate"],
             drop_rate=options["drop_rate"],
+            offers_failure_rate=options["offers_failure_rate"],
+            verifiable_share=options["verifiable_share"],
             host=options["host"],
             port=options["port"],
             clock=clock,
