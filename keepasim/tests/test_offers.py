@@ -130,6 +130,9 @@ def test_offers_sell_and_new_ones_are_listed_as_the_clock_runs(sim, clock):
     clock.advance(14 * 24 * 3600)
     after = live_offers()
     assert len(before - after) > 30 and len(after - before) > 30
+    by_id = {(p.asin, item.offer_id): item for p in sim.catalogue.products[:60] for item in p.listings}
+    ways = Counter(by_id[key].sold for key in before - after)
+    assert ways[True] > 5 and ways[False] > 5, "some copies sold, others were withdrawn"
 
     with_history = get(sim, "product", asin=asins, offers=100)["products"]
     now = unix_to_keepa_minutes(clock.time())
