@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -120,30 +121,42 @@ def zombies_shown_by_the_api() -> tuple[int, int]:
     return shown, zombies
 
 
-def run_plan(
-    rate: int, scale: float, redis_url: str, products: int, workers: int, auto_recharge: bool
-) -> dict:
+@contextmanager
+def two_hours(rate: int, scale: float, redis_url: str, products: int, workers: int, **options):
+    """A fresh stack (empty database, Redis and bucket) whose workers and job chains run for
+    two simulated hours; then Keepa stops answering, so nothing more is spent, and the jobs in
+    hand finish. Yields (stack, the cut-off's clock time) before the workers stop."""
     reset_data()
     redis.Redis.from_url(redis_url).flushdb()
     queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
+    simulator_options = options.pop("simulator_options", {})
     stack = PipelineStack(
         redis_url=redis_url,
         refill_rate=rate,
         time_scale=scale,
         products=products,
         start_balance=0,
-        extra_env={"TOKENS_AUTO_RECHARGE": "1" if auto_recharge else "0"},
         # The feed is recomputed over the whole catalogue: every 15 Keepa minutes, not every 2,
         # so at this time scale the simulator's CPU does not starve the workers.
-        simulator_options={"deal_cache_seconds": 900},
+        simulator_options={"deal_cache_seconds": 900, **simulator_options},
+        **options,
     )
     with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url), stack:
         for _ in range(workers):
             stack.start_worker()
         jobs.ensure_all_scheduled()
         time.sleep(SIMULATED_SECONDS / scale)
-        stack.simulator.stop()  # the cut-off: nothing more is spent; jobs in hand finish
+        cutoff = stack.clock.time()
+        stack.simulator.stop()
         time.sleep(0.5)  # calls already inside the simulator answer
+        yield stack, cutoff
+
+
+def run_plan(
+    rate: int, scale: float, redis_url: str, products: int, workers: int, auto_recharge: bool
+) -> dict:
+    recharge = {"TOKENS_AUTO_RECHARGE": "1" if auto_recharge else "0"}
+    with two_hours(rate, scale, redis_url, products, workers, extra_env=recharge) as (stack, _cutoff):
         ledger = stack.simulator.ledger(API_KEY)
         banked = ledger.balance()  # applies the refills due so far, so read it first
         refilled = ledger.refilled_total
@@ -217,30 +230,11 @@ def verified_offers_alive(stack: PipelineStack, cutoff: float) -> tuple[int, int
 def run_verification_plan(
     rate: int, scale: float, redis_url: str, products: int, workers: int, policy: str, verifiable: float
 ) -> dict:
-    reset_data()
-    redis_connection = redis.Redis.from_url(redis_url)
-    redis_connection.flushdb()
-    queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
-    stack = PipelineStack(
-        redis_url=redis_url,
-        refill_rate=rate,
-        time_scale=scale,
-        products=products,
-        start_balance=0,
-        verify_policy=policy,
-        simulator_options={"deal_cache_seconds": 900, "verifiable_share": verifiable},
-    )
-    with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url), stack:
-        for _ in range(workers):
-            stack.start_worker()
-        jobs.ensure_all_scheduled()
-        time.sleep(SIMULATED_SECONDS / scale)
-        cutoff = stack.clock.time()
-        stack.simulator.stop()  # nothing more is spent; the jobs in hand finish
-        time.sleep(0.5)
+    options = {"verify_policy": policy, "simulator_options": {"verifiable_share": verifiable}}
+    with two_hours(rate, scale, redis_url, products, workers, **options) as (stack, cutoff):
         spent = stack.simulator.stats.tokens_consumed[API_KEY]
         rate_limited = stack.simulator.stats.rate_limited
-    ledger = SpendLedger(redis_connection, bucket_id=bucket_id_for(API_KEY), clock=stack.clock)
+    ledger = SpendLedger(redis.Redis.from_url(redis_url), bucket_id=bucket_id_for(API_KEY), clock=stack.clock)
     by_purpose = ledger.last(KEEP_SECONDS)
     shown, alive = verified_offers_alive(stack, cutoff)
     verified = Deal.objects.verified()
@@ -273,7 +267,7 @@ def print_verification_table(args, redis_url: str) -> None:
                 rate,
                 args.time_scale or min(60.0, 600.0 / rate),
                 redis_url,
-                rate * 800,
+                rate * 400,  # candidates for twice what two hours of refill fetch
                 args.workers,
                 policy,
                 verifiable,

@@ -20,6 +20,9 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from deals.keepa.facts import unix_to_keepa_minutes
+from keepasim.catalogue import build_catalogue
+from keepasim.catalogue.generation import VERIFIABLE_SHARE
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import ScaledClock
 
@@ -58,6 +61,7 @@ class PipelineStack:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dealsite-harness-")))
 
     def start(self) -> PipelineStack:
+        self._build_catalogue()
         self.clock = ScaledClock(self.time_scale)
         self.simulator = KeepaSimulator(
             SimulatorConfig(
@@ -72,6 +76,14 @@ class PipelineStack:
         )
         self.simulator.start()
         return self
+
+    def _build_catalogue(self) -> None:
+        """Build (and cache) the catalogue before the scaled clock starts: a big one takes
+        seconds, which the clock would turn into simulated minutes of refill before any worker
+        runs. The simulator then finds it cached for the same hour."""
+        anchor = unix_to_keepa_minutes(time.time()) // 60 * 60
+        share = self.simulator_options.get("verifiable_share", VERIFIABLE_SHARE)
+        build_catalogue(self.seed, self.products, anchor, share)
 
     @property
     def env(self) -> dict[str, str]:
