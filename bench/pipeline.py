@@ -263,6 +263,8 @@ def print_verification_table(args, redis_url: str) -> None:
         runs = [(name, policy, args.verifiable) for name, policy in POLICIES]
         runs.append(("value per token", "value", args.pessimistic))
         for name, policy, verifiable in runs:
+            if args.policies and policy not in args.policies.split(","):
+                continue
             r = run_verification_plan(
                 rate,
                 args.time_scale or min(60.0, 600.0 / rate),
@@ -313,6 +315,7 @@ def main() -> None:
     )
     parser.add_argument("--verifiable", type=float, default=0.6, help="simulator's verifiable share")
     parser.add_argument("--pessimistic", type=float, default=0.3, help="the pessimistic verifiable share")
+    parser.add_argument("--policies", help="only these, e.g. every_candidate,value (default: all)")
     args = parser.parse_args()
     logging.getLogger("keepasim.simulator").setLevel(logging.WARNING)  # one line per call
     base_url, embedded = ensure_redis(os.environ.get("REDIS_URL"))

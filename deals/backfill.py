@@ -102,6 +102,7 @@ def run_backfill(
     """
     report = RunReport()
     ranked_offers = settings.DEALSITE_VERIFICATION["POLICY"] == "value"
+    offers_with_products = settings.DEALSITE_VERIFICATION["POLICY"] == "every_candidate"
     started = clock.time()
     schedule_refreshes(now=clock.now())
     tried: set[int] = set()
@@ -125,6 +126,8 @@ def run_backfill(
         if claimable <= 0:
             break
         rate, available = plan()
+        if offers_with_products and available is not None:
+            available //= verification.expected_cost(None) + 1  # the worst offers page and a seller
         batch = backlog.claim(batch_size_for(rate, available, claimable), now=now)
         if not batch:
             break
@@ -150,15 +153,17 @@ def run_backfill(
 
 def _fetch_and_store(client, batch: Sequence[Candidate], report: RunReport, *, now: datetime) -> None:
     """Settle every candidate of the batch; on a stop for tokens the batch is released.
-    Under the every-candidate policy the same call brings the live offers, recorded at once."""
+    Under the every-candidate policy the same call brings the live offers, recorded once the
+    batch is stored (one /seller call for all its sellers)."""
     offers = MIN_OFFERS if settings.DEALSITE_VERIFICATION["POLICY"] == "every_candidate" else None
+    with_offers: list[tuple[Deal, object]] = []
 
     def stored(candidate: Candidate, raw: object) -> None:
         with transaction.atomic():
             deal = store_product(raw, reason="backfill", now=now)
             backlog.finish(candidate, now=now)
         if offers and deal is not None and deal.quality == Deal.Quality.COMPLETE:
-            verification.record_offers(client, [deal], [raw], now=now, report=report)
+            with_offers.append((deal, raw))
         report.processed += 1
         if deal is not None and deal.quality == Deal.Quality.COMPLETE:
             report.complete += 1
@@ -172,6 +177,9 @@ def _fetch_and_store(client, batch: Sequence[Candidate], report: RunReport, *, n
     try:
         with stop_for_tokens(report, on_stop=lambda: backlog.release(batch)):
             process_batch(client, batch, report, on_product=stored, on_missing=missing, offers=offers)
+            if with_offers:
+                deals, products = zip(*with_offers, strict=True)
+                verification.record_offers(client, deals, products, now=now, report=report)
     except KeepaError as exc:
         for candidate in Candidate.objects.filter(id__in=[c.id for c in batch], claimed_until__isnull=False):
             backlog.fail(candidate, f"{type(exc).__name__}: {exc}", now=now, retryable=True)

@@ -319,3 +319,18 @@ def test_the_backfill_pass_shares_its_tokens_between_statistics_and_offers(sim, 
     share = Decimal(report.offer_tokens) / report.tokens_consumed
     assert share >= Decimal("0.2"), "offers got their share while candidates waited"
     assert Deal.objects.verified().exists()
+
+
+def test_the_every_candidate_policy_reads_the_offers_with_the_statistics(sim, sim_clock, settings):
+    """The predecessor's way, kept for the benchmark: one call per batch brings both, sized
+    so the batch's worst offers cost fits the tokens there are."""
+    settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "POLICY": "every_candidate"}
+    feed, _ = discovery.parse_feed(keepa(sim, sim_clock).deals({**DEFAULT_SELECTION, "sortType": 1}).deals)
+    discovery.record_candidates(feed[:60], now=sim_clock.now())
+    report = backfill.run_backfill(keepa(sim, sim_clock), clock=sim_clock, plan=lambda: (20, 130))
+
+    assert report.processed == 60 and report.spent["statistics"] == 0
+    assert report.spent["offers"] >= 6 * 60 and report.spent["sellers"] > 0
+    assert sim.stats.calls["product"] >= 6, "at most 130 // 13 = 10 products a call"
+    assert Deal.objects.verified().exists()
+    assert not Deal.objects.filter(verification=Verification.ESTIMATE, quality="complete").exists()
