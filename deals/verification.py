@@ -182,18 +182,23 @@ def sellers_for(client, seller_ids: Sequence[str], *, now: datetime, report: Run
 
 
 def buyable_offer(offer: Offer, seller: Seller | None) -> services.BuyableOffer:
-    amazon = fulfillment_of(offer) == Fulfillment.AMAZON
+    """The offer in the deal's terms; Amazon's own needs no /seller lookup to be trusted."""
+    fulfillment = fulfillment_of(offer)
+    if fulfillment == Fulfillment.AMAZON:
+        name, score = "Amazon", Decimal("10.0")
+    elif seller is not None:
+        name, score = seller.name, seller_score(seller.rating_percent, seller.rating_count)
+    else:
+        name, score = "", None
     return services.BuyableOffer(
         buy_price_cents=offer.total_cents,
         shipping_cents=offer.total_cents - offer.price_cents,
         condition_code=offer.condition,
         condition=offer.condition_name,
-        fulfillment=fulfillment_of(offer),
+        fulfillment=fulfillment,
         seller_id=offer.seller_id,
-        seller_name="Amazon" if amazon else (seller.name if seller else ""),
-        seller_score=Decimal("10.0")
-        if amazon
-        else (seller_score(seller.rating_percent, seller.rating_count) if seller else None),
+        seller_name=name,
+        seller_score=score,
     )
 
 
