@@ -120,7 +120,7 @@ def test_workers_need_a_recent_heartbeat():
     assert workers_result([], now=now).status == Status.FAIL
     assert workers_result([("a", old, None), ("b", None, None)], now=now).status == Status.FAIL
     mixed = workers_result([("a", fresh, None), ("b", old, None)], now=now)
-    assert (mixed.status, mixed.data) == (Status.WARN, {"alive": ["a"], "stale": ["b"]})
+    assert (mixed.status, mixed.data) == (Status.WARN, {"alive": ["a"], "stale": ["b"], "no_database": {}})
     assert workers_result([("a", fresh, None)], now=now).status == Status.OK
 
 
@@ -141,10 +141,10 @@ def test_an_idle_worker_is_alive_until_its_ttl_has_passed():
 
 def test_check_workers_reads_each_workers_last_heartbeat_and_ttl(real_redis):
     worker = _live_worker(real_redis)
-    assert check_workers(real_redis).data == {"alive": [worker.name], "stale": []}
+    assert check_workers(real_redis).data == {"alive": [worker.name], "stale": [], "no_database": {}}
     beat = datetime.now(UTC) - timedelta(seconds=heartbeat_max_age(worker.worker_ttl) + 5)
     real_redis.hset(worker.key, "last_heartbeat", utcformat(beat))
-    assert check_workers(real_redis).data == {"alive": [], "stale": [worker.name]}
+    assert check_workers(real_redis).data == {"alive": [], "stale": [worker.name], "no_database": {}}
 
 
 def test_queues_warn_on_failed_jobs():
