@@ -124,6 +124,19 @@ def test_workers_need_a_recent_heartbeat():
     assert workers_result([("a", fresh, None)], now=now).status == Status.OK
 
 
+def test_a_worker_that_cannot_reach_the_database_is_named_and_not_counted_as_working():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    fresh = now - timedelta(seconds=5)
+    beats = [("good", fresh, None), ("bad", fresh, None)]
+    error = {"bad": "OperationalError: connection refused"}
+    one_bad = workers_result(beats, now=now, database_errors={**error, "good": ""})
+    assert one_bad.status == Status.WARN
+    assert "bad cannot reach the database (OperationalError: connection refused)" in one_bad.explanation
+    assert one_bad.data["no_database"] == error
+    only_bad = workers_result(beats[1:], now=now, database_errors=error)
+    assert only_bad.status == Status.FAIL and "no worker can take jobs" in only_bad.explanation
+
+
 def test_an_idle_worker_is_alive_until_its_ttl_has_passed():
     """Idle rq workers beat once per blocking dequeue (up to their TTL less 15 s), not every
     minute: five idle workers sharing the jobs must not look dead."""
