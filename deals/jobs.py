@@ -20,6 +20,7 @@ import django_rq
 from django.conf import settings
 from rq import get_current_job
 from rq.job import Job, JobStatus, Retry
+from rq.registry import ScheduledJobRegistry
 from rq.utils import now as rq_now
 
 from deals import backfill, backlog, discovery, repair, verification
@@ -27,6 +28,7 @@ from deals.keepa.client import KeepaClient
 from deals.keepa.redaction import redact
 from deals.models import JobRun
 from deals.passes import RunReport
+from deals.worker import worker_gone
 from tokens.clock import get_clock
 from tokens.retry import real_seconds, retry_after
 from tokens.services import get_bucket, get_ledger
@@ -35,10 +37,6 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "keepa"
 ALIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
-
-#: rq beats for a running job every 30 s (job_monitoring_interval), so silence this long
-#: means its worker is gone.
-HEARTBEAT_STALE_SECONDS = 120
 
 
 def interval_seconds(kind: str) -> float:
@@ -54,8 +52,13 @@ def _pointer(kind: str) -> str:
 
 
 def _is_alive(job_id: str | None, connection) -> bool:
-    """Queued, scheduled or running; a "started" job whose worker stopped beating (killed
-    with -9, host lost) is dead, though rq only notices when its timeout runs out."""
+    """Whether the job will still run (or runs): scheduled in its registry, queued in its
+    queue, or started on a worker that is still there.
+
+    A "queued" job in no queue, no worker's hands and no intermediate list was popped by a
+    process that died (a killed worker's blocking pop), and a "started" job whose worker is
+    gone (see ``deals.worker.worker_gone``) or silent for ``JOB_STALE_SECONDS`` was killed:
+    rq notices neither until its timeout or maintenance, so the chain would stall."""
     if not job_id:
         return False
     job = Job.fetch_many([job_id], connection=connection)[0]
@@ -63,9 +66,34 @@ def _is_alive(job_id: str | None, connection) -> bool:
         return False
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
-        beat = job.last_heartbeat or job.started_at
-        return beat is not None and (rq_now() - beat).total_seconds() < HEARTBEAT_STALE_SECONDS
+        return _still_running(job, connection)
+    if status == JobStatus.QUEUED:
+        return _in_a_queue(job, connection) or _still_running(job, connection, refresh=True)
+    if status == JobStatus.SCHEDULED:
+        return job.id in ScheduledJobRegistry(job.origin, connection=connection)
     return status in ALIVE
+
+
+def _in_a_queue(job: Job, connection) -> bool:
+    queue = django_rq.get_queue(job.origin, connection=connection)
+    return (
+        connection.lpos(queue.key, job.id) is not None
+        or connection.lpos(queue.intermediate_queue_key, job.id) is not None
+    )
+
+
+def _still_running(job: Job, connection, *, refresh: bool = False) -> bool:
+    """A started job whose worker is there and beats; ``refresh`` re-reads a job last seen
+    queued, which a worker may have taken between the two reads."""
+    if refresh:
+        job = Job.fetch_many([job.id], connection=connection)[0]
+        if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+            return False
+    beat = job.last_heartbeat or job.started_at
+    stale = settings.DEALSITE_WORKERS["JOB_STALE_SECONDS"]
+    if beat is None or (rq_now() - beat).total_seconds() >= stale:
+        return False
+    return not worker_gone(connection, job.worker_name, job.id)
 
 
 def _enqueue(kind: str, delay_seconds: int, connection) -> str:
@@ -113,9 +141,17 @@ def _run(kind: str, work: Callable) -> Retry | str:
     clock = get_clock()
     bucket = get_bucket()
     client = KeepaClient.from_settings(bucket=bucket)
-    run = JobRun.objects.create(kind=kind, started_at=clock.now())
+    job = get_current_job()
+    run = JobRun.objects.create(kind=kind, started_at=clock.now(), job_id=job.id if job else "")
+
+    def checkpoint(report: RunReport) -> None:
+        """What the pass committed so far, so a killed run is abandoned with it."""
+        JobRun.objects.filter(pk=run.pk).update(
+            processed=report.processed, tokens_consumed=report.tokens_consumed
+        )
+
     try:
-        report = work(client, bucket, clock)
+        report = work(client, bucket, clock, checkpoint)
     except Exception as exc:
         JobRun.objects.filter(pk=run.pk).update(
             outcome=JobRun.Outcome.FAILED,
@@ -139,12 +175,11 @@ def _run(kind: str, work: Callable) -> Retry | str:
         return retry
     if report.processed or report.fatal:
         log.info("%s: %s", kind, detail)
-    job = get_current_job()
     _schedule_successor(kind, job.id if job else None, real_seconds(interval_seconds(kind), clock))
     return detail
 
 
-def _discover_pass(client, bucket, clock) -> RunReport:
+def _discover_pass(client, bucket, clock, checkpoint) -> RunReport:
     return discovery.run_discovery(client, now=clock.now(), bucket=bucket)
 
 
@@ -156,11 +191,11 @@ def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
     return plan
 
 
-def _backfill_pass(client, bucket, clock) -> RunReport:
-    return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket))
+def _backfill_pass(client, bucket, clock, checkpoint) -> RunReport:
+    return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket), progress=checkpoint)
 
 
-def _repair_pass(client, bucket, clock) -> RunReport:
+def _repair_pass(client, bucket, clock, checkpoint) -> RunReport:
     return repair.run_repair(client, clock=clock)
 
 
@@ -176,9 +211,37 @@ def repair_job():
     return _run("repair", _repair_pass)
 
 
+def abandon_dead_runs(connection=None) -> int:
+    """Mark "running" JobRuns whose job is no longer alive (killed with its worker, or gone
+    from Redis) as abandoned, keeping what they committed (their last checkpoint)."""
+    connection = connection or _connection()
+    running = JobRun.objects.filter(outcome=JobRun.Outcome.RUNNING).exclude(job_id="")
+    dead = [run.pk for run in running.only("pk", "job_id") if not _still_runs(run.job_id, connection)]
+    if not dead:
+        return 0
+    return JobRun.objects.filter(pk__in=dead, outcome=JobRun.Outcome.RUNNING).update(
+        outcome=JobRun.Outcome.ABANDONED,
+        finished_at=get_clock().now(),
+        detail="abandoned: its job died with its worker (killed, or lost with Redis); "
+        "processed and tokens are what it committed before",
+    )
+
+
+def _still_runs(job_id: str, connection) -> bool:
+    job = Job.fetch_many([job_id], connection=connection)[0]
+    return (
+        job is not None
+        and job.get_status(refresh=False) == JobStatus.STARTED
+        and _still_running(job, connection)
+    )
+
+
 def watchdog_job() -> dict[str, str]:
-    """Called by the cron scheduler every minute: restarts any chain that died."""
-    return ensure_all_scheduled()
+    """Called by the cron scheduler (``WATCHDOG_SECONDS``): restarts any chain that died and
+    closes the runs that died with it."""
+    scheduled = ensure_all_scheduled()
+    abandon_dead_runs()
+    return scheduled
 
 
 def verify_job(asins: list[str]) -> str:

@@ -467,6 +467,8 @@ class JobRun(models.Model):
         OK = "ok", "Completed"
         WAITING = "waiting", "Waiting for tokens"
         FAILED = "failed", "Failed"
+        # Its worker was killed (or Redis lost the job): ended by the watchdog, not the run.
+        ABANDONED = "abandoned", "Abandoned (worker died)"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
@@ -475,6 +477,8 @@ class JobRun(models.Model):
     processed = models.PositiveIntegerField(default=0)
     tokens_consumed = models.PositiveIntegerField(default=0)
     detail = models.TextField(blank=True)
+    # The rq job that ran it ("" when run outside rq), to abandon runs whose job died.
+    job_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [models.Index("kind", "outcome", F("started_at").desc(), name="jobrun_kind_idx")]

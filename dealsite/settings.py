@@ -160,6 +160,20 @@ if not DEBUG:
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
 RQ_SHOW_ADMIN_LINK = True
+# Every `manage.py rqworker` runs our hardened worker (deals/worker.py, docs/OPERATIONS.md).
+RQ = {"WORKER_CLASS": "deals.worker.DealsiteWorker"}
+DEALSITE_WORKERS = {
+    # An idle worker wakes this often: database check, heartbeat, maintenance.
+    "POLL_SECONDS": int(os.environ.get("DEALSITE_WORKER_POLL_SECONDS", "10")),
+    # Retry of a scheduler lock a dead scheduler elsewhere held (it expires after 61 s), and
+    # rq's registry clean-up (rq: every 10 minutes).
+    "MAINTENANCE_SECONDS": int(os.environ.get("DEALSITE_WORKER_MAINTENANCE_SECONDS", "15")),
+    # A running job's heartbeat (rq: 30 s); a job silent for JOB_STALE_SECONDS lost its worker.
+    "JOB_HEARTBEAT_SECONDS": int(os.environ.get("DEALSITE_JOB_HEARTBEAT_SECONDS", "10")),
+    "JOB_STALE_SECONDS": int(os.environ.get("DEALSITE_JOB_STALE_SECONDS", "60")),
+    # How often the cron watchdog re-creates lost chains (deals/cron.py).
+    "WATCHDOG_SECONDS": int(os.environ.get("DEALSITE_WATCHDOG_SECONDS", "60")),
+}
 
 # --- DRF --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

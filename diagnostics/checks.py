@@ -25,6 +25,7 @@ from rq.registry import FailedJobRegistry
 from deals.keepa.client import KeepaClient
 from deals.keepa.redaction import redact
 from deals.models import Candidate, Deal, JobRun, Quality
+from deals.worker import DATABASE_ERROR_FIELD
 from tokens.clock import get_clock
 from tokens.ledger import describe
 from tokens.reporting import duration
@@ -155,23 +156,35 @@ def heartbeat_max_age(worker_ttl: int | None = None) -> int:
 
 
 def workers_result(
-    heartbeats: Sequence[tuple[str, datetime | None, int | None]], *, now: datetime
+    heartbeats: Sequence[tuple[str, datetime | None, int | None]],
+    *,
+    now: datetime,
+    database_errors: dict[str, str] | None = None,
 ) -> CheckResult:
     """``heartbeats`` holds (name, last heartbeat, worker TTL); a worker is alive while its
-    last heartbeat is within ``heartbeat_max_age`` of its TTL."""
+    last heartbeat is within ``heartbeat_max_age`` of its TTL. ``database_errors`` maps the
+    workers that cannot reach the database (they take no jobs) to why; they are named."""
+    database_errors = {name: error for name, error in (database_errors or {}).items() if error}
     alive = [
         name
         for name, beat, ttl in heartbeats
         if beat is not None and (now - beat).total_seconds() <= heartbeat_max_age(ttl)
     ]
     dead = [name for name, _beat, _ttl in heartbeats if name not in alive]
-    data = {"alive": alive, "stale": dead}
+    cut_off = {name: error for name, error in database_errors.items() if name in alive}
+    working = [name for name in alive if name not in cut_off]
+    data = {"alive": alive, "stale": dead, "no_database": cut_off}
+    problems = [
+        f"{name} cannot reach the database ({error}) and takes no jobs" for name, error in cut_off.items()
+    ]
+    if dead:
+        problems.append(f"{len(dead)} without a recent heartbeat")
     if not alive:
         return CheckResult("workers", Status.FAIL, "no worker has a recent heartbeat: nothing will run", data)
-    if dead:
-        return CheckResult(
-            "workers", Status.WARN, f"{len(alive)} alive, {len(dead)} without a recent heartbeat", data
-        )
+    if not working:
+        return CheckResult("workers", Status.FAIL, "no worker can take jobs: " + "; ".join(problems), data)
+    if problems:
+        return CheckResult("workers", Status.WARN, f"{len(working)} working; " + "; ".join(problems), data)
     return CheckResult("workers", Status.OK, f"{len(alive)} alive", data)
 
 
@@ -240,11 +253,17 @@ def check_queues(connection=None) -> CheckResult:
 
 def check_workers(connection=None) -> CheckResult:
     """rq keeps no worker's TTL in Redis: a worker read back carries its class's, rq's default
-    unless the class sets another (our units start workers with the default)."""
-    workers = Worker.all(connection=connection or redis_connection())
+    unless the class sets another (our units start workers with the default). Our workers
+    record in their hash whether they reach the database (``deals.worker``)."""
+    connection = connection or redis_connection()
+    workers = Worker.all(connection=connection)
     return workers_result(
         [(worker.name, _aware(worker.last_heartbeat), worker.worker_ttl) for worker in workers],
         now=datetime.now(UTC),
+        database_errors={
+            worker.name: (connection.hget(worker.key, DATABASE_ERROR_FIELD) or b"").decode()
+            for worker in workers
+        },
     )
 
 

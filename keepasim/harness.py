@@ -7,6 +7,7 @@ while every part (HTTP, Redis, the database, the bucket, rq's scheduler) is the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -112,27 +113,28 @@ class PipelineStack:
             check=check,
         )
 
-    def start_worker(self, *queues: str) -> subprocess.Popen:
-        """A real ``manage.py rqworker``; its output goes to ``log_dir/worker-N.log``."""
+    def start_worker(self, *queues: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """A real ``manage.py rqworker``; its output goes to ``log_dir/worker-N.log``. ``env``
+        overrides the stack's environment for this worker only (a misconfigured host)."""
+        name = f"harness-{os.getpid()}-{len(self.workers)}"
+        return self._start("rqworker", *(queues or ("keepa",)), "--with-scheduler", "--name", name, env=env)
+
+    def start_watchdog(self) -> subprocess.Popen:
+        """The cron watchdog (``manage.py watchdog``), logging beside the workers."""
+        return self._start("watchdog")
+
+    def _start(self, *command: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115 (the child owns it)
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(settings.BASE_DIR) / "manage.py"),
-                "rqworker",
-                *(queues or ("keepa",)),
-                "--with-scheduler",
-                "--name",
-                f"harness-{os.getpid()}-{len(self.workers)}",
-            ],
-            env=self.env,
+        process = subprocess.Popen(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *command],
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
-        self.workers.append(worker)
-        return worker
+        self.workers.append(process)
+        return process
 
     def worker_logs(self) -> str:
         return "".join(path.read_text(errors="replace") for path in sorted(self.log_dir.glob("worker-*.log")))
@@ -153,6 +155,10 @@ class PipelineStack:
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
+        for worker in self.workers:
+            # What a drill's kill -9 of a worker's main process left behind in its group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(worker.pid, signal.SIGKILL)
         if self.simulator:
             self.simulator.stop()
 

@@ -120,8 +120,21 @@ def test_workers_need_a_recent_heartbeat():
     assert workers_result([], now=now).status == Status.FAIL
     assert workers_result([("a", old, None), ("b", None, None)], now=now).status == Status.FAIL
     mixed = workers_result([("a", fresh, None), ("b", old, None)], now=now)
-    assert (mixed.status, mixed.data) == (Status.WARN, {"alive": ["a"], "stale": ["b"]})
+    assert (mixed.status, mixed.data) == (Status.WARN, {"alive": ["a"], "stale": ["b"], "no_database": {}})
     assert workers_result([("a", fresh, None)], now=now).status == Status.OK
+
+
+def test_a_worker_that_cannot_reach_the_database_is_named_and_not_counted_as_working():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    fresh = now - timedelta(seconds=5)
+    beats = [("good", fresh, None), ("bad", fresh, None)]
+    error = {"bad": "OperationalError: connection refused"}
+    one_bad = workers_result(beats, now=now, database_errors={**error, "good": ""})
+    assert one_bad.status == Status.WARN
+    assert "bad cannot reach the database (OperationalError: connection refused)" in one_bad.explanation
+    assert one_bad.data["no_database"] == error
+    only_bad = workers_result(beats[1:], now=now, database_errors=error)
+    assert only_bad.status == Status.FAIL and "no worker can take jobs" in only_bad.explanation
 
 
 def test_an_idle_worker_is_alive_until_its_ttl_has_passed():
@@ -141,10 +154,10 @@ def test_an_idle_worker_is_alive_until_its_ttl_has_passed():
 
 def test_check_workers_reads_each_workers_last_heartbeat_and_ttl(real_redis):
     worker = _live_worker(real_redis)
-    assert check_workers(real_redis).data == {"alive": [worker.name], "stale": []}
+    assert check_workers(real_redis).data == {"alive": [worker.name], "stale": [], "no_database": {}}
     beat = datetime.now(UTC) - timedelta(seconds=heartbeat_max_age(worker.worker_ttl) + 5)
     real_redis.hset(worker.key, "last_heartbeat", utcformat(beat))
-    assert check_workers(real_redis).data == {"alive": [], "stale": [worker.name]}
+    assert check_workers(real_redis).data == {"alive": [], "stale": [worker.name], "no_database": {}}
 
 
 def test_queues_warn_on_failed_jobs():

@@ -68,7 +68,7 @@ class Command(BaseCommand):
             name = f"dealsite-{number}-{os.getpid()}"
             worker = f"{shlex.join(manage)} rqworker keepa default --with-scheduler -v 0 --name {name}"
             manager.add_process(f"worker{number}", worker, env=env)
-        manager.add_process("cron", f"{shlex.join(manage)} rqcron deals.cron", env=env)
+        manager.add_process("cron", f"{shlex.join(manage)} watchdog", env=env)
 
         url = f"http://127.0.0.1:{options['port']}"
         self.stdout.write(

@@ -1,11 +1,17 @@
 from django.core.management.base import BaseCommand
 
-from deals.jobs import ensure_all_scheduled
+from deals.jobs import abandon_dead_runs, ensure_all_scheduled
 
 
 class Command(BaseCommand):
-    help = "Start the discover/backfill/repair job chains unless they are already running (idempotent)."
+    help = (
+        "Start the discover/backfill/repair job chains unless they are already running "
+        "(idempotent), replacing dead chain jobs and closing runs whose worker died: one watchdog run."
+    )
 
     def handle(self, *args, **options):
         for kind, job_id in ensure_all_scheduled().items():
             self.stdout.write(f"{kind}: {job_id}")
+        abandoned = abandon_dead_runs()
+        if abandoned:
+            self.stdout.write(f"marked {abandoned} run(s) of killed jobs abandoned")
