@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import execute_from_command_line
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError, connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -49,12 +49,25 @@ def explain(exc: BaseException) -> str | None:
             f"Redis is unreachable: {type(exc).__name__} at {without_password(settings.REDIS_URL)} "
             "(start Redis or set REDIS_URL)"
         )
-    if isinstance(exc, OperationalError | InterfaceError) or type(exc) is DatabaseError:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, OperationalError | InterfaceError | ProgrammingError) or type(exc) is DatabaseError:
+        return database_problem(exc)
+    return None
+
+
+def database_problem(exc: DatabaseError) -> str:
+    """Unreachable, or reachable but refusing (most often: not migrated). The same exception
+    classes carry both, so ask the database whether it answers at all."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    try:
+        connections["default"].ensure_connection()
+    except DatabaseError:
         return (
             f"The database is unreachable ({database_name()}): {first_line} (start it, or fix DATABASE_URL)"
         )
-    return None
+    return (
+        f"The database refused the command ({database_name()}): {first_line} "
+        "(has `manage.py migrate` run on it?)"
+    )
 
 
 def main(argv: list[str]) -> None:

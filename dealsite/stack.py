@@ -97,6 +97,11 @@ def environment(stack: Stack | None, environ: dict[str, str] | os._Environ) -> d
 
 def no_stack_message(stack: Stack | None) -> str:
     """What a command says when it needs Keepa and neither a stack nor the environment names one."""
+    if stack is not None and stack.alive:  # a stack on the real API: its key is never written
+        return (
+            f"A stack is running from this checkout (pid {stack.pid}) on the real Keepa API, whose key "
+            "is never written to its state file: set KEEPA_API_KEY in this terminal too."
+        )
     stopped = f" (the last one, pid {stack.pid}, has stopped)" if stack is not None else ""
     return (
         f"No stack is running from this checkout{stopped}: start one with `make run`, "

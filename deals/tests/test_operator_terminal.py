@@ -230,6 +230,14 @@ def test_a_database_that_does_not_answer_is_a_sentence(redis_url):
     assert result.stderr.startswith("The database is unreachable (postgresql 127.0.0.1:")
 
 
+def test_a_database_that_answers_but_was_never_migrated_is_a_sentence(redis_url, tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = manage("backfill", env=terminal(DATABASE_URL=url, REDIS_URL=redis_url, KEEPA_API_KEY="k"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("The database refused the command (sqlite3 ")
+    assert "(has `manage.py migrate` run on it?)" in result.stderr
+
+
 def test_discover_with_redis_down_is_a_sentence(shell):
     result = manage("discover", env={**shell, "REDIS_URL": closed_port_url("redis") + "/0"})
     assert result.returncode == 2 and "Traceback" not in result.stderr
