@@ -109,3 +109,24 @@ def fail(candidate: Candidate, reason: str, *, now: datetime, retryable: bool) -
         due_at=now if final else now + timedelta(seconds=backoff),
         updated_at=now,
     )
+
+
+def why_idle(now: datetime) -> str:
+    """Why nothing is claimable at ``now``, in an operator's words: the due candidates are
+    leased to running workers, the next one falls due later, or the backlog is empty."""
+    pending = Candidate.objects.filter(status=Candidate.Status.PENDING)
+    leased_until = (
+        pending.filter(due_at__lte=now, claimed_until__gte=now)
+        .order_by("claimed_until")
+        .values_list("claimed_until", flat=True)
+        .first()
+    )
+    if leased_until is not None:
+        return (
+            "every due candidate is claimed by a running worker "
+            f"(the first lease ends at {leased_until:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+    next_due = pending.filter(due_at__gt=now).order_by("due_at").values_list("due_at", flat=True).first()
+    if next_due is not None:
+        return f"the backlog has nothing due; the next candidate is due at {next_due:%Y-%m-%d %H:%M:%S} UTC"
+    return "the backlog is empty (discover adds candidates; known deals return when their refresh is due)"

@@ -6,15 +6,22 @@ environment fails loudly instead of running with development defaults. Developme
 project, Redis at ``REDIS_URL`` (``make run`` starts an embedded one when none answers) and the
 built-in Keepa simulator when ``KEEPA_API_KEY`` is unset. Production sets ``SECRET_KEY``,
 ``ALLOWED_HOSTS`` and ``DATABASE_URL``; ``manage.py check --deploy`` is then clean.
+
+In development a second terminal needs no environment either: while ``make run`` runs, the
+settings it gave its children come from its state file (``dealsite/stack.py``) for whatever
+the environment does not name.
 """
 
 import os
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from dealsite import stack
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,11 +37,42 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
 
 
+def parse_database_url(url: str, **options) -> dict:
+    """dj-database-url's parse, failing as a sentence (its own errors are bare ValueErrors)."""
+    try:
+        return dj_database_url.parse(url, **options)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a database URL (postgres://user:password@host:5432/name or "
+            f"sqlite:///path): {exc}"
+        ) from None
+
+
+def redis_url(value: str) -> str:
+    """``value`` if redis-py can connect with it, else a sentence (it fails only at first use)."""
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured("REDIS_URL must be a redis://host:port/db (or rediss://, unix://) URL")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
+
+# --- make run's state file: a second terminal sees the running demo (dealsite/stack.py) ---
+# Empty disables it (the test suite does, so a running demo never leaks into tests).
+DEALSITE_STACK_FILE = os.environ.get("DEALSITE_STACK_FILE", str(BASE_DIR / "var" / "runstack.json"))
+# Only development reads it: a production host never acts on a demo's settings.
+DEALSITE_STACK = stack.read(DEALSITE_STACK_FILE) if DEBUG and DEALSITE_STACK_FILE else None
+_env = {**os.environ, **stack.environment(DEALSITE_STACK, os.environ)}
+# What operator commands say instead of acting on an empty key: no stack, no key.
+DEALSITE_NO_STACK = (
+    stack.no_stack_message(DEALSITE_STACK)
+    if DEBUG and DEALSITE_STACK_FILE and not _env.get("KEEPA_API_KEY")
+    else ""
+)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -98,8 +136,8 @@ TEMPLATES = [
 WSGI_APPLICATION = "dealsite.wsgi.application"
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "default": parse_database_url(
+        _env.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
@@ -157,7 +195,7 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Redis and RQ -----------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url(_env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
 RQ_SHOW_ADMIN_LINK = True
 # Every `manage.py rqworker` runs our hardened worker (deals/worker.py, docs/OPERATIONS.md).
@@ -199,8 +237,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Keepa ------------------------------------------------------------------------------
-KEEPA_API_KEY = os.environ.get("KEEPA_API_KEY", "")
-KEEPA_BASE_URL = os.environ.get("KEEPA_BASE_URL", "https://api.keepa.com")
+KEEPA_API_KEY = _env.get("KEEPA_API_KEY", "")
+KEEPA_BASE_URL = _env.get("KEEPA_BASE_URL", "https://api.keepa.com")
 KEEPA_DOMAIN_ID = int(os.environ.get("KEEPA_DOMAIN_ID", "1"))
 KEEPA_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("KEEPA_CONNECT_TIMEOUT_SECONDS", "10"))
 KEEPA_READ_TIMEOUT_SECONDS = float(os.environ.get("KEEPA_READ_TIMEOUT_SECONDS", "30"))
@@ -273,9 +311,9 @@ TOKENS = {
     "AUTO_RECHARGE_BELOW_BALANCE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_BALANCE", "20")),
     "RESERVATION_TTL_SECONDS": int(os.environ.get("TOKENS_RESERVATION_TTL_SECONDS", "120")),
     # Keepa minutes per real second for demos; 1 is real time.
-    "CLOCK_SCALE": Decimal(os.environ.get("TOKENS_CLOCK_SCALE", "1")),
+    "CLOCK_SCALE": Decimal(_env.get("TOKENS_CLOCK_SCALE", "1")),
     # Shared anchor (unix seconds) so every process of a demo agrees on scaled time.
-    "CLOCK_EPOCH": float(os.environ["TOKENS_CLOCK_EPOCH"]) if os.environ.get("TOKENS_CLOCK_EPOCH") else None,
+    "CLOCK_EPOCH": float(_env["TOKENS_CLOCK_EPOCH"]) if _env.get("TOKENS_CLOCK_EPOCH") else None,
 }
 
 LOGGING = {

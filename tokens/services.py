@@ -83,16 +83,40 @@ def record_transition(change: Transition, *, user=None) -> RechargeEvent | None:
         return None
 
 
+#: What a release says when there was no recharge (and it wrote no audit row).
+NOTHING_TO_RELEASE = "not recharging, nothing to release"
+#: What a start says when recharge mode was already on.
+ALREADY_RECHARGING = "already recharging, nothing to start"
+
+
 def set_recharge(
     bucket: RedisTokenBucket, *, active: bool, reason: str, actor: str, user=None
 ) -> BucketStatus:
     """Turn recharge mode on or off on behalf of ``actor`` (and ``user``); audited."""
+    return toggle_recharge(bucket, active=active, reason=reason, actor=actor, user=user)[0]
+
+
+def toggle_recharge(
+    bucket: RedisTokenBucket, *, active: bool, reason: str, actor: str, user=None
+) -> tuple[BucketStatus, str | None]:
+    """``set_recharge``, also saying when it changed nothing (``NOTHING_TO_RELEASE`` or
+    ``ALREADY_RECHARGING``), so a command or the API can tell its caller instead of
+    printing a state that looks like its doing."""
     if actor not in RechargeEvent.Actor.values:
         raise ValueError(f"unknown actor {actor!r}")
-    listener = partial(record_transition, user=user)
+    changes: list[Transition] = []
+
+    def listener(change: Transition) -> None:
+        changes.append(change)
+        record_transition(change, user=user)
+
     if active:
-        return bucket.start_recharge(reason, actor, on_transition=listener)
-    return bucket.end_recharge(reason, actor, on_transition=listener)
+        status = bucket.start_recharge(reason, actor, on_transition=listener)
+    else:
+        status = bucket.end_recharge(reason, actor, on_transition=listener)
+    if changes:
+        return status, None
+    return status, ALREADY_RECHARGING if active else NOTHING_TO_RELEASE
 
 
 def release_fatal(bucket: RedisTokenBucket, *, reason: str, actor: str, user=None) -> BucketStatus:

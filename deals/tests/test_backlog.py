@@ -84,3 +84,19 @@ def test_retryable_failures_back_off_doubling_until_the_last_attempt(clock, sett
         assert candidate.due_at == clock.now() + timedelta(seconds=backoff * 2 ** (attempt - 1))
     backlog.fail(Candidate.objects.get(), "HTTP 503", now=clock.now(), retryable=True)
     assert Candidate.objects.get().status == Candidate.Status.FAILED
+
+
+def test_an_idle_pass_says_why_nothing_was_claimable(clock):
+    now = clock.now()
+    assert backlog.why_idle(now).startswith("the backlog is empty")
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=now + timedelta(hours=2))
+    assert backlog.why_idle(now) == (
+        f"the backlog has nothing due; the next candidate is due at "
+        f"{now + timedelta(hours=2):%Y-%m-%d %H:%M:%S} UTC"
+    )
+    backlog.make_due("B000000002", source=Candidate.Source.DISCOVERY, now=now)
+    [leased] = backlog.claim(5, now=now)
+    assert backlog.why_idle(now).startswith(
+        f"every due candidate is claimed by a running worker (the first lease ends at "
+        f"{leased.claimed_until:%Y-%m-%d %H:%M:%S} UTC)"
+    )

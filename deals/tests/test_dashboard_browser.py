@@ -263,10 +263,10 @@ TOKEN_STATUS = {
 
 
 def test_the_bucket_widget_shows_recharge_and_degrades_when_status_fails(live_server, buyer, page):
-    answers = iter([(200, TOKEN_STATUS), (503, {"detail": "Redis is down"})])
+    redis_down = False  # the widget polls every second: it answers 200 until Redis "goes down"
 
     def token_status(route):
-        status, body = next(answers, (503, {}))
+        status, body = (503, {"detail": "Redis is down"}) if redis_down else (200, TOKEN_STATUS)
         route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
 
     page.route("**/api/tokens/status/", token_status)
@@ -276,6 +276,7 @@ def test_the_bucket_widget_shows_recharge_and_degrades_when_status_fails(live_se
     expect(page.locator("#bucket-detail")).to_contain_text("refill 5/min")
     expect(page.locator("#bucket")).to_have_attribute("data-state", "recharging")
 
+    redis_down = True
     page.get_by_role("button", name="Refresh").click()
     expect(page.locator("#bucket")).to_have_attribute("data-state", "unavailable")
     expect(page.locator("#bucket-detail")).to_have_text("Token status unavailable right now.")

@@ -29,6 +29,13 @@ class BucketStatusSerializer(serializers.Serializer):
     now = serializers.DateTimeField()
 
 
+class RechargeResponseSerializer(BucketStatusSerializer):
+    detail = serializers.CharField(
+        required=False,
+        help_text='present when the request changed nothing: "not recharging, nothing to release"',
+    )
+
+
 class RechargeRequestSerializer(serializers.Serializer):
     active = serializers.BooleanField(help_text="true starts recharge mode, false ends it")
     reason = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text="recorded in the audit log")

@@ -10,7 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tokens import services
-from tokens.api.serializers import BucketStatusSerializer, RechargeRequestSerializer
+from tokens.api.serializers import (
+    BucketStatusSerializer,
+    RechargeRequestSerializer,
+    RechargeResponseSerializer,
+)
 
 UNAVAILABLE = OpenApiResponse(description="Redis (the bucket's store) is unreachable")
 INVALID = OpenApiResponse(description="invalid body: field errors")
@@ -44,7 +48,7 @@ class RechargeView(APIView):
     @extend_schema(
         request=RechargeRequestSerializer,
         responses={
-            200: BucketStatusSerializer,
+            200: RechargeResponseSerializer,
             400: OpenApiResponse(description="invalid body"),
             503: UNAVAILABLE,
         },
@@ -54,7 +58,7 @@ class RechargeView(APIView):
         body = RechargeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            current = services.set_recharge(
+            current, note = services.toggle_recharge(
                 services.get_bucket(),
                 active=body.validated_data["active"],
                 reason=body.validated_data["reason"],
@@ -63,4 +67,7 @@ class RechargeView(APIView):
             )
         except RedisError as exc:
             return _unavailable(exc)
-        return Response(BucketStatusSerializer(current.as_dict()).data)
+        data = dict(BucketStatusSerializer(current.as_dict()).data)
+        if note:
+            data["detail"] = note
+        return Response(data)

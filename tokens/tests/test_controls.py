@@ -220,6 +220,16 @@ def test_toggling_recharge_by_api_is_audited_with_the_user(bucket, clock, operat
     ]
 
 
+def test_releasing_by_api_when_nothing_recharges_says_so_and_writes_no_audit_row(bucket, operator):
+    off = api(operator).post("/api/tokens/recharge/", {"active": False, "reason": "done"}, format="json")
+    assert off.status_code == 200
+    assert off.json()["detail"] == "not recharging, nothing to release"
+    assert off.json()["recharge_active"] is False
+    assert not RechargeEvent.objects.exists()
+    on = api(operator).post("/api/tokens/recharge/", {"active": True, "reason": "deploy"}, format="json")
+    assert "detail" not in on.json(), "a change needs no explanation"
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"active": "maybe", "reason": "x"}, {"active": True}, {"active": True, "reason": "x" * 201}, []],

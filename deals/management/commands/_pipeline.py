@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from datetime import datetime
+
+from django.conf import settings
+from django.core.management.base import CommandError
 
 from deals.keepa.client import KeepaClient
-from deals.keepa.errors import KeepaError
+from deals.keepa.errors import KeepaError, TransientError
+from dealsite.cli import UNAVAILABLE
+from dealsite.operator_command import OperatorCommand
 from tokens.clock import get_clock
 from tokens.services import get_bucket, get_ledger
 
 
-class PipelineCommand(BaseCommand):
+class PipelineCommand(OperatorCommand):
     """Runs one pass in the foreground, printing progress; never sleeps for tokens."""
 
     def add_arguments(self, parser):
@@ -18,6 +23,10 @@ class PipelineCommand(BaseCommand):
 
     def run_pass(self, client, bucket, clock, options):
         raise NotImplementedError
+
+    def why_idle(self, now: datetime) -> str | None:
+        """Why a pass that did nothing had nothing to do, when the command can tell."""
+        return None
 
     def progress(self, report) -> None:
         done = report.processed + report.failed + report.unchanged
@@ -32,14 +41,32 @@ class PipelineCommand(BaseCommand):
         self.limit = options["limit"]
         bucket = get_bucket()
         client = KeepaClient.from_settings(bucket=bucket)
+        clock = get_clock()
         try:
-            report = self.run_pass(client, bucket, get_clock(), options)
+            report = self.run_pass(client, bucket, clock, options)
+        except TransientError as exc:
+            if exc.status is None:  # no answer at all, after the client's retries
+                # The first clause ("/deal connection failed"); the rest is the requests detail.
+                raise CommandError(
+                    f"Keepa is unreachable at {settings.KEEPA_BASE_URL} ({str(exc).split(':')[0]}, "
+                    "after retries): check the network or KEEPA_BASE_URL",
+                    returncode=UNAVAILABLE,
+                ) from None
+            raise CommandError(f"Keepa: {exc}") from None
         except KeepaError as exc:
-            raise CommandError(f"Keepa: {exc}") from exc
+            raise CommandError(f"Keepa: {exc}") from None
         get_ledger().record(report.spent)
-        self.stderr.write("")
+        worked = report.processed + report.failed + report.unchanged + report.verified + report.rejected
+        if worked:
+            # The pass's final state, even when it drew none (a single batch, or discovery).
+            self.progress(report)
+            self.stderr.write("")
         self.stdout.write(report.summary())
         if report.wait_seconds is not None:
             self.stdout.write(self.style.WARNING(f"stopped for tokens: retry in {report.wait_seconds:.0f}s"))
         if report.fatal:
             raise CommandError(f"Keepa access paused: {report.fatal}")
+        if not worked and not report.stopped and not report.tokens_consumed:
+            idle = self.why_idle(clock.now())
+            if idle:
+                self.stdout.write(f"nothing to do: {idle}")

@@ -1,4 +1,5 @@
 from deals.backfill import run_backfill
+from deals.backlog import why_idle
 from deals.jobs import bucket_plan
 
 from ._pipeline import PipelineCommand
@@ -11,3 +12,6 @@ class Command(PipelineCommand):
         return run_backfill(
             client, clock=clock, plan=bucket_plan(bucket), limit=options["limit"], progress=self.progress
         )
+
+    def why_idle(self, now):
+        return why_idle(now)

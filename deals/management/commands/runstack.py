@@ -5,6 +5,11 @@ a private one, starts the Keepa simulator when no ``KEEPA_API_KEY`` is set (on a
 clock, so a recharge and its burst are visible within a minute), then runs the web server,
 RQ workers (with the scheduler) and the cron watchdog side by side with prefixed logs.
 Ctrl-C stops everything it started.
+
+Each demo run gets its own simulator key, so its token bucket is a namespace of its own on a
+shared Redis: it starts clean, never reads another run's bucket and never touches a real
+key's. What a second terminal needs to act on the run goes into the checkout's state file
+(``dealsite/stack.py``), removed again when the run ends.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from honcho.manager import Manager
 
+from dealsite import stack
 from dealsite.embedded_redis import ensure_redis
+from tokens.bucket import bucket_id_for
 from tokens.clock import ScaledClock
 
-DEMO_KEY = "demo"
+#: Every demo key starts so; the rest is fresh each run (the run's namespace).
+DEMO_KEY_PREFIX = "demo-"
 
 
 class Command(BaseCommand):
@@ -43,6 +51,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["workers"] < 1 or options["time_scale"] <= 0 or options["refill_rate"] <= 0:
             raise CommandError("--workers, --time-scale and --refill-rate must be positive")
+        running = settings.DEALSITE_STACK
+        if running is not None and running.alive:
+            raise CommandError(
+                f"A stack is already running from this checkout: {running.describe()}. "
+                "Stop it first (Ctrl-C in its terminal)."
+            )
         python = sys.executable
         manage = [python, str(settings.BASE_DIR / "manage.py")]
         env = dict(os.environ)
@@ -55,9 +69,20 @@ class Command(BaseCommand):
             )
 
         simulator = None
+        shared = {"REDIS_URL": redis_url}
+        if os.environ.get("DATABASE_URL"):
+            shared["DATABASE_URL"] = os.environ["DATABASE_URL"]
         if not settings.KEEPA_API_KEY:
             simulator, simulator_env = self._start_simulator(options)
             env.update(simulator_env)
+            shared.update(simulator_env)
+            self.stdout.write(
+                f"Demo namespace {simulator_env['KEEPA_API_KEY']}: a fresh token bucket "
+                f"({bucket_id_for(simulator_env['KEEPA_API_KEY'])}) on {redis_url}; "
+                "no other run's bucket is read or written."
+            )
+        # Children get every setting explicitly; only a second terminal reads the state file.
+        env["DEALSITE_STACK_FILE"] = ""
         self._prepare(manage, env)
         password = self._staff_password()
 
@@ -71,14 +96,25 @@ class Command(BaseCommand):
         manager.add_process("cron", f"{shlex.join(manage)} watchdog", env=env)
 
         url = f"http://127.0.0.1:{options['port']}"
+        state_file = settings.DEALSITE_STACK_FILE
+        if state_file:
+            namespace = shared.get("KEEPA_API_KEY", "")
+            stack.write(state_file, pid=os.getpid(), settings=shared, namespace=namespace)
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nDashboard: {url}/   Admin: {url}/admin/   API: {url}/api/deals/   Docs: {url}/api/docs/\n"
                 f"Staff login: staff / {password}\n"
                 + (
-                    f"Keepa simulator: {simulator.base_url} (key 'demo', x{options['time_scale']:g} clock)\n"
+                    f"Keepa simulator: {simulator.base_url} (key '{shared['KEEPA_API_KEY']}', "
+                    f"x{options['time_scale']:g} clock)\n"
                     if simulator
                     else "Keepa: the real API (KEEPA_API_KEY is set)\n"
+                )
+                + (
+                    f"Operator commands in another terminal of this checkout act on this stack "
+                    f"(state file {state_file}).\n"
+                    if state_file
+                    else ""
                 )
                 + "Ctrl-C stops everything.\n"
             )
@@ -86,6 +122,8 @@ class Command(BaseCommand):
         try:
             manager.loop()
         finally:
+            if state_file:
+                stack.remove(state_file, pid=os.getpid())
             if simulator:
                 simulator.stop()
             if embedded:
@@ -99,9 +137,10 @@ class Command(BaseCommand):
 
         epoch = time.time()
         scale = options["time_scale"]
+        key = f"{DEMO_KEY_PREFIX}{secrets.token_hex(4)}"
         simulator = KeepaSimulator(
             SimulatorConfig(
-                keys={DEMO_KEY: options["refill_rate"]},
+                keys={key: options["refill_rate"]},
                 start_balance=0,
                 products=options["products"],
                 time_scale=scale,
@@ -111,7 +150,7 @@ class Command(BaseCommand):
         simulator.start()
         logging.getLogger("keepasim.simulator").setLevel(logging.WARNING)
         return simulator, {
-            "KEEPA_API_KEY": DEMO_KEY,
+            "KEEPA_API_KEY": key,
             "KEEPA_BASE_URL": simulator.base_url,
             "TOKENS_CLOCK_SCALE": str(scale),
             "TOKENS_CLOCK_EPOCH": repr(epoch),

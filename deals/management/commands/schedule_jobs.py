@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
 from deals.jobs import abandon_dead_runs, ensure_all_scheduled
+from dealsite.operator_command import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Start the discover/backfill/repair job chains unless they are already running "
         "(idempotent), replacing dead chain jobs and closing runs whose worker died: one watchdog run."

@@ -27,7 +27,8 @@
   };
   var STORAGE = { preset: "dealsite.dashboard.preset", lastSeen: "dealsite.dashboard.lastSeen" };
   var AUTO_REFRESH_MS = 60000;
-  var BUCKET_REFRESH_MS = 15000;
+  // A recharge an operator forces from a terminal shows here within a second (one cheap Redis read).
+  var BUCKET_REFRESH_MS = 1000;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   /* ---------- formatting (pure) ---------- */

@@ -2,12 +2,13 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from dealsite.operator_command import OperatorCommand
 from diagnostics.checks import Status, run_all
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Run every health check: OK / WARN / FAIL with a one-line explanation each."
 
     def add_arguments(self, parser):

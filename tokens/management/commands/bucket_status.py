@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from redis.exceptions import RedisError
 
+from dealsite.operator_command import OperatorCommand
 from tokens.ledger import describe
 from tokens.reporting import problems, render
 from tokens.services import get_bucket, get_ledger
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Show the Keepa token bucket: balance, refill, recharge progress, in-flight calls, health."
 
     def add_arguments(self, parser):

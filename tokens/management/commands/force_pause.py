@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from redis.exceptions import RedisError
 
+from dealsite.operator_command import OperatorCommand
 from tokens import services
 from tokens.bucket import REASON_MAX_LENGTH
 from tokens.reporting import render
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Force the Keepa token bucket into recharge mode (or release it)."
 
     def add_arguments(self, parser):
@@ -31,14 +32,19 @@ class Command(BaseCommand):
             raise CommandError(f"--reason is longer than {REASON_MAX_LENGTH} characters")
         actor = options["actor"]
         bucket = services.get_bucket()
+        note = None
         try:
             if options["clear_fatal"]:
                 status = services.release_fatal(bucket, reason=reason or "cleared by operator", actor=actor)
             else:
                 active = not options["release"]
                 default = "forced by operator" if active else "released by operator"
-                status = services.set_recharge(bucket, active=active, reason=reason or default, actor=actor)
+                status, note = services.toggle_recharge(
+                    bucket, active=active, reason=reason or default, actor=actor
+                )
         except RedisError as exc:
             raise CommandError(f"Redis is unreachable: {type(exc).__name__}", returncode=2) from None
+        if note:
+            self.stdout.write(note)
         self.stdout.write(f"state: {status.state}")
         self.stdout.write(render(status))
