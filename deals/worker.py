@@ -30,7 +30,7 @@ from django_rq.cron import DjangoCronScheduler
 from rq import Worker, worker_registration
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
-from rq.scheduler import RQScheduler
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 from rq.worker import WorkerStatus
 
@@ -62,7 +62,8 @@ def worker_gone(connection, name: str | None, job_id: str) -> bool:
     death, it moved on to another job, or its process on this host no longer exists."""
     if not name:
         return False
-    fields = connection.hmget(f"rq:worker:{name}", "hostname", "pid", "death", "current_job", "birth")
+    key = Worker.redis_worker_namespace_prefix + name
+    fields = connection.hmget(key, "hostname", "pid", "death", "current_job", "birth")
     hostname, pid, death, current, birth = (value.decode() if value else None for value in fields)
     if birth is None or death is not None or (current is not None and current != job_id):
         return True
@@ -109,7 +110,7 @@ class ChainScheduler(RQScheduler):
             holder = holder.decode()
             if holder == self.name:
                 continue
-            details = self.connection.hmget(f"rq:scheduler:{holder}", "hostname", "pid")
+            details = self.connection.hmget(SCHEDULER_KEY_TEMPLATE % holder, "hostname", "pid")
             hostname, pid = (value.decode() if value else None for value in details)
             if process_alive(hostname, pid) is False:
                 log.warning(
