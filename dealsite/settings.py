@@ -49,7 +49,8 @@ def parse_database_url(url: str, **options) -> dict:
 
 
 def redis_url(value: str) -> str:
-    """``value`` if redis-py can connect with it, else a sentence (it fails only at first use)."""
+    """``value`` if its scheme is one redis-py takes, else a sentence now (redis-py itself
+    would fail only at first use, as a traceback)."""
     if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured("REDIS_URL must be a redis://host:port/db (or rediss://, unix://) URL")
     return value
