@@ -5,7 +5,7 @@ For each gunicorn configuration: one client, then N concurrent clients (closed l
 think time), each for ``--seconds``. Clients cycle through the dashboard's typical requests
 (the default page, filters, deeper pages; token authentication, keep-alive where the
 server allows it). Prints requests/s, p50 and p95, the ratio of the N-client p95 to the
-single-client p95 (goal: <= 5) and where the time went: CPU seconds per request of the web
+single-client p95 (goal: <= 5) and where the time went: CPU milliseconds per request of the web
 workers, of PostgreSQL and of the clients, against the machine's cores, and the floor that
 CPU sets: N clients each waiting for N requests' CPU shared by the cores.
 
@@ -25,6 +25,7 @@ import argparse
 import atexit
 import contextlib
 import http.client
+import logging
 import os
 import signal
 import socket
@@ -85,7 +86,14 @@ STARTED: list[subprocess.Popen] = []
 
 
 def stop_all() -> None:
-    """Stops every process group this bench started (atexit and signal handlers)."""
+    """Stops every process this bench started and their descendants (atexit and signal
+    handlers). Descendants are listed first: rq's work horse and scheduler leave the worker's
+    process group, so a signal to the group misses them, and once their parent is gone they
+    can no longer be found."""
+    descendants = []
+    for process in STARTED:
+        with contextlib.suppress(psutil.Error):
+            descendants += psutil.Process(process.pid).children(recursive=True)
     for process in STARTED:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -97,6 +105,10 @@ def stop_all() -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    _, alive = psutil.wait_procs(descendants, timeout=5)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 def _on_signal(signum, _frame) -> None:
@@ -136,9 +148,8 @@ def unit_settings() -> tuple[int, int]:
 def gunicorn(config: Config, env: dict[str, str]):
     port = free_port()
     command = [str(GUNICORN), "dealsite.wsgi:application", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}"]
-    if config.workers:
-        command += ["--workers", str(config.workers), "--threads", str(config.threads)]
-        command += ["--worker-class", "gthread" if config.threads > 1 else "sync"]
+    if config.workers:  # through the environment, so the config derives the rest as for the unit
+        env = {**env, "GUNICORN_WORKERS": str(config.workers), "GUNICORN_THREADS": str(config.threads)}
     log = tempfile.NamedTemporaryFile(prefix="dealsite-load-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -295,13 +306,17 @@ def pipeline(enabled: bool, redis_url: str):
     if not enabled:
         yield
         return
+    logging.getLogger("keepasim.simulator").setLevel(logging.WARNING)  # one line per call
     redis.Redis.from_url(redis_url).flushdb()
     queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 600} for name in ("default", "keepa")}
     stack = PipelineStack(redis_url=redis_url, refill_rate=20, time_scale=60, products=300)
     with override_settings(RQ_QUEUES=queues, REDIS_URL=redis_url), stack:
         STARTED.extend([stack.start_worker(), stack.start_worker()])
         jobs.ensure_all_scheduled()
-        yield
+        try:
+            yield
+        finally:
+            stop_all()  # before the stack's own stop, which would orphan rq's horse and scheduler
 
 
 def main() -> None:
