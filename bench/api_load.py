@@ -98,9 +98,10 @@ def stop_all() -> None:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15  # for all of them together
     for process in STARTED:
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -263,7 +264,8 @@ def measure(port: int, server: subprocess.Popen, token: str, clients: int, secon
     began = time.monotonic()
     start.set()
     for thread in threads:
-        thread.join()
+        while thread.is_alive():  # short waits, so Ctrl-C is handled at once
+            thread.join(0.5)
     elapsed = time.monotonic() - began
     after = cpu_seconds(web), backends(), cpu_seconds(me)
     busy = psutil.cpu_percent()
