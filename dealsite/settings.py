@@ -75,11 +75,20 @@ DEALSITE_NO_STACK = (
     else ""
 )
 
+DEV_SECRET_KEY = "dev-only-insecure-key-never-used-with-debug-off"
+#: Keys published somewhere (our env example, the dev default): a site signing with one
+#: lets anyone forge its sessions and password-reset links.
+PLACEHOLDER_SECRET_KEYS = {"change-me", "changeme", DEV_SECRET_KEY}
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (DEBUG=1 for development)")
-    SECRET_KEY = "dev-only-insecure-key-never-used-with-debug-off"
+    SECRET_KEY = DEV_SECRET_KEY
+elif not DEBUG and (SECRET_KEY in PLACEHOLDER_SECRET_KEYS or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is the placeholder {SECRET_KEY!r}, known to anyone: set 50+ random characters, "
+        "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -107,6 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dealsite.hardening.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -184,6 +194,10 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# Masks passwords inside URL values (REDIS_URL, RQ_QUEUES, DATABASE_URL in runserver's META)
+# on the DEBUG page and in error reports, which mask only by setting name.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dealsite.hardening.CredentialsMaskingFilter"
+
 # --- Production hardening (check --deploy stays clean with DEBUG=0) ---------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -221,6 +235,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON nested past Python's recursion limit is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "dealsite.hardening.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from diagnostics import queue_admin
+
 urlpatterns = [
     path("", include("diagnostics.urls")),
-    path("admin/django-rq/", include("django_rq.urls")),
+    # django-rq's pages behind its permission, not just is_staff (diagnostics/queue_admin.py).
+    path("admin/django-rq/", include((queue_admin.urlpatterns(), "django_rq"))),
     path("admin/", admin.site.urls),
     path("api/tokens/", include("tokens.api.urls")),
     path("api/deals/", include("deals.api.urls")),
