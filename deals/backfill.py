@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from deals import backlog, services, verification
+from deals.audit import acting_as
 from deals.ingest import fetch_products, store_product
 from deals.keepa.errors import InvalidParameter, KeepaError, NotFound
 from deals.keepa.facts import MIN_OFFERS
@@ -86,6 +87,7 @@ def process_batch(
             on_product(candidate, raw)
 
 
+@acting_as("backfill")
 def run_backfill(
     client,
     *,

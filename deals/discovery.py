@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from deals import backlog
+from deals.audit import acting_as
 from deals.keepa.facts import (
     ASIN_RE,
     DEAL_PAGE_COST,
@@ -287,6 +288,7 @@ def pages_to_reserve(due: int, target: int) -> int:
     return max(1, min(PREPAID_PAGES, -(-(target - due) // DEAL_PAGE_SIZE)))
 
 
+@acting_as("discovery")
 def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None) -> RunReport:
     """One scan of the active selection, as a pass report for jobs and the command.
 
