@@ -96,13 +96,14 @@ def run_backfill(
     time_budget_seconds: float = 240,
     limit: int | None = None,
     progress: Callable[[RunReport], None] | None = None,
+    report: RunReport | None = None,
 ) -> RunReport:
     """Work through due candidates until none is due, tokens run out, the budget is spent
     or ``limit`` candidates are settled.
 
     ``plan()`` returns (refill rate, tokens available) from the bucket, for batch sizing.
     """
-    report = RunReport()
+    report = report if report is not None else RunReport()
     ranked_offers = settings.DEALSITE_VERIFICATION["POLICY"] == "value"
     offers_with_products = settings.DEALSITE_VERIFICATION["POLICY"] == "every_candidate"
     started = clock.time()

@@ -114,12 +114,16 @@ def _run(kind: str, work: Callable) -> Retry | str:
     bucket = get_bucket()
     client = KeepaClient.from_settings(bucket=bucket)
     run = JobRun.objects.create(kind=kind, started_at=clock.now())
+    report = RunReport()
     try:
-        report = work(client, bucket, clock)
+        report = work(client, bucket, clock, report)
     except Exception as exc:
+        # What the pass bought and committed before the error is still on the record.
         JobRun.objects.filter(pk=run.pk).update(
             outcome=JobRun.Outcome.FAILED,
             finished_at=clock.now(),
+            processed=report.processed,
+            tokens_consumed=report.tokens_consumed,
             detail=redact(f"{type(exc).__name__}: {exc}"),
         )
         raise
@@ -144,8 +148,8 @@ def _run(kind: str, work: Callable) -> Retry | str:
     return detail
 
 
-def _discover_pass(client, bucket, clock) -> RunReport:
-    return discovery.run_discovery(client, now=clock.now(), bucket=bucket)
+def _discover_pass(client, bucket, clock, report: RunReport) -> RunReport:
+    return discovery.run_discovery(client, now=clock.now(), bucket=bucket, report=report)
 
 
 def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
@@ -156,12 +160,12 @@ def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
     return plan
 
 
-def _backfill_pass(client, bucket, clock) -> RunReport:
-    return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket))
+def _backfill_pass(client, bucket, clock, report: RunReport) -> RunReport:
+    return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket), report=report)
 
 
-def _repair_pass(client, bucket, clock) -> RunReport:
-    return repair.run_repair(client, clock=clock)
+def _repair_pass(client, bucket, clock, report: RunReport) -> RunReport:
+    return repair.run_repair(client, clock=clock, report=report)
 
 
 def discover_job():

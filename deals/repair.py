@@ -19,9 +19,9 @@ from tokens.clock import Clock
 
 
 @acting_as("repair")
-def run_repair(client, *, clock: Clock, limit: int = 100) -> RunReport:
+def run_repair(client, *, clock: Clock, limit: int = 100, report: RunReport | None = None) -> RunReport:
     """Re-fetch up to ``limit`` incomplete deals, most overdue first."""
-    report = RunReport()
+    report = report if report is not None else RunReport()
     now = clock.now()
     max_attempts = settings.DEALSITE_PIPELINE["REPAIR_MAX_ATTEMPTS"]
 

@@ -24,12 +24,18 @@ from django.utils import timezone
 
 from deals import audit, backlog, jobs, services
 from deals.history_admin import summarise_json
+from deals.keepa.client import KeepaClient
+from deals.keepa.errors import KeepaError
 from deals.models import Candidate, Deal, DiscoverySelection, JobRun
 from deals.tests.factories import make_deal
 from deals.tests.test_admin import form_data
 from dealsite.tests.support import wait_for
 from keepasim.harness import PipelineStack
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
+from tokens.clock import FakeClock, use_clock
+from tokens.services import get_bucket
 
+FAILING_KEY = "audit-key-0123456789abcdef"
 HISTORY_ROW_TIME = re.compile(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]{3,4})</td>")
 
 
@@ -274,6 +280,41 @@ def test_job_records_count_discoverys_tokens_and_say_what_processed_counts(stack
     assert f"{run.processed} candidates queued" in html
     assert "deals written" in html
     assert written >= Deal.objects.count() > 0
+
+
+@pytest.mark.django_db
+def test_a_discover_run_that_fails_mid_scan_still_records_what_its_pages_cost(
+    settings, redis_url, real_redis, monkeypatch
+):
+    """A page is bought and its candidates committed; then Keepa fails for good."""
+    clock = FakeClock(timezone.now().timestamp())
+    with (
+        KeepaSimulator(SimulatorConfig(keys={FAILING_KEY: 20}, clock=clock, products=400)) as sim,
+        use_clock(clock),
+    ):
+        settings.REDIS_URL, settings.KEEPA_API_KEY, settings.KEEPA_BASE_URL = (
+            redis_url,
+            FAILING_KEY,
+            sim.base_url,
+        )
+        KeepaClient.from_settings(bucket=get_bucket()).token_status()  # the plan: a scan of pages
+        respond = sim.respond
+
+        def fail_after_the_next_page(method, path, query, body):
+            reply = respond(method, path, query, body)
+            if path.strip("/") == "deal":
+                sim.set_faults(error_rate=1.0)
+            return reply
+
+        monkeypatch.setattr(sim, "respond", fail_after_the_next_page)
+        with pytest.raises(KeepaError):
+            jobs.discover_job()
+
+    run = JobRun.objects.get(kind=JobRun.Kind.DISCOVER)
+    assert run.outcome == JobRun.Outcome.FAILED and "TransientError" in run.detail
+    assert run.tokens_consumed == 5, "the page bought before the failure"
+    assert run.processed == Candidate.objects.count() > 0
+    assert FAILING_KEY not in run.detail
 
 
 # --- /healthz ---------------------------------------------------------------------------------
