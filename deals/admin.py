@@ -70,6 +70,7 @@ def labelled(name: str, error: str) -> str:
     name the field, else the field's label (in dollars) before them."""
     label = form_label(name)
     bare = label.removesuffix(" ($)")
+    error = error.replace(" (¢)", "")
     if error.lower().startswith(bare.lower()):
         return error
     return f"{label}: {error}"

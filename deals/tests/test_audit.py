@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals import audit, backlog, jobs, services
+from deals.admin import labelled
 from deals.history_admin import summarise_json
 from deals.keepa.client import KeepaClient
 from deals.keepa.errors import KeepaError
@@ -234,6 +235,23 @@ def test_a_computed_field_error_from_the_model_gets_one_dollar_label(staff):
     assert response.status_code == 200
     assert any(m.startswith("ROI %: ") for m in form.non_field_errors()), form.errors
     assert "¢" not in str(form.errors)
+
+
+def test_an_error_about_a_computed_amount_names_it_once_without_cents():
+    assert labelled("amazon_fees_cents", "Amazon fees (¢) must not be negative") == (
+        "Amazon fees must not be negative"
+    )
+    assert (
+        labelled("amazon_fees_cents", "Amazon fees must not be negative.")
+        == "Amazon fees must not be negative."
+    )
+    assert (
+        labelled("all_in_cost_cents", "Ensure this value is valid.")
+        == "All-in cost ($): Ensure this value is valid."
+    )
+    assert labelled("roi_percent", "Ensure that there are no more than 10 digits in total.") == (
+        "ROI %: Ensure that there are no more than 10 digits in total."
+    )
 
 
 @pytest.mark.django_db
