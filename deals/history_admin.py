@@ -96,27 +96,19 @@ class AuditedHistoryAdmin(SimpleHistoryAdmin):
     object_history_list_template = "deals/admin/object_history_list.html"
 
     def history_view(self, request, object_id, extra_context=None):
-        pk = self._history_pk(object_id)
-        if pk is None:
-            return self._redirect_from_change_page(object_id, f"admin:{self._info()}_history", ())
+        if self._history_pk(object_id) is None:
+            return self._redirect_from_change_page(object_id)
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        pk = self._history_pk(object_id)
-        version = self._valid(self.model.history.model._meta.pk, version_id)
-        if version is None:
+        history = getattr(self.model, self.model._meta.simple_history_manager_attribute)
+        version_pk = history.model._meta.pk
+        if self._history_pk(object_id) is None or self._valid(version_pk, version_id) is None:
             raise Http404("No such version.")
-        if pk is None:
-            return self._redirect_from_change_page(
-                object_id, f"admin:{self._info()}_simple_history", (version,)
-            )
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_historical_record_context_helper(self, request, historical_record):
         return AuditHistoryHelper(self.model, historical_record)
-
-    def _info(self) -> str:
-        return f"{self.model._meta.app_label}_{self.model._meta.model_name}"
 
     def _history_pk(self, object_id: str):
         return self._valid(self.model._meta.pk, unquote(object_id))
@@ -129,10 +121,13 @@ class AuditedHistoryAdmin(SimpleHistoryAdmin):
         except (ValidationError, ValueError, TypeError):
             return None
 
-    def _redirect_from_change_page(self, object_id: str, url_name: str, rest: tuple) -> HttpResponseRedirect:
+    def _redirect_from_change_page(self, object_id: str) -> HttpResponseRedirect:
         """``<id>/change/history/`` means the history of ``<id>``; any other bad id is a 404."""
         head, _, tail = unquote(object_id).rpartition("/")
         pk = self._valid(self.model._meta.pk, head) if tail == "change" else None
         if pk is None:
             raise Http404("No such object.")
-        return HttpResponseRedirect(reverse(url_name, args=(quote(pk), *rest)))
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=(quote(pk),))
+        )
