@@ -13,7 +13,6 @@ The pipeline's own tables are registered by ``deals.pipeline_admin`` (imported b
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 
 from django import forms
@@ -23,11 +22,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db.models import F
 from django.forms.models import construct_instance
 from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
-from simple_history.template_utils import HistoricalRecordContextHelper
+from django.utils.text import capfirst
 
 from deals import services
+from deals.history_admin import AuditedHistoryAdmin
 from deals.models import Deal, Quality
 from deals.money import DollarsField, format_cents
 from deals.pipeline_admin import (  # also registers Candidate, DiscoverySelection, JobRun
@@ -56,6 +56,24 @@ DOLLAR_LABELS = {
 
 def format_percent(value: Decimal | None) -> str:
     return "-" if value is None else f"{value}%"
+
+
+def form_label(name: str) -> str:
+    """A deal field's name as this form says it: money in dollars, as staff type it."""
+    if name in DOLLAR_LABELS:
+        return DOLLAR_LABELS[name]
+    return capfirst(str(Deal._meta.get_field(name).verbose_name).replace("(¢)", "($)"))
+
+
+def labelled(name: str, error: str) -> str:
+    """An error about a computed field, said once: the rule's own words when they already
+    name the field, else the field's label (in dollars) before them."""
+    label = form_label(name)
+    bare = label.removesuffix(" ($)")
+    error = error.replace(" (¢)", "")
+    if error.lower().startswith(bare.lower()):
+        return error
+    return f"{label}: {error}"
 
 
 class DealAdminForm(forms.ModelForm):
@@ -99,8 +117,7 @@ class DealAdminForm(forms.ModelForm):
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
                 if name not in self.fields and name != NON_FIELD_ERRORS:
-                    label = Deal._meta.get_field(name).verbose_name
-                    errors = [f"{label}: {error}" for error in errors]
+                    errors = [labelled(name, error) for error in errors]
                 self._attach(name, errors)
         try:
             deal.validate_constraints()
@@ -155,20 +172,6 @@ class ShownOnDashboardFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DealHistoryHelper(HistoricalRecordContextHelper):
-    """History deltas in the admin's words: "Price now: $10.00 -> $12.50"."""
-
-    def prepare_delta_change_value(self, change, value):
-        if change.field.endswith("_cents") and isinstance(value, int):
-            return format_cents(value)
-        return super().prepare_delta_change_value(change, value)
-
-    def format_delta_change(self, change):
-        formatted = super().format_delta_change(change)
-        label = str(formatted.field).replace(" (¢)", "")
-        return dataclasses.replace(formatted, field=label)
-
-
 def _money(field: str, description: str):
     @admin.display(description=description, ordering=field)
     def show(self, obj):
@@ -178,7 +181,7 @@ def _money(field: str, description: str):
 
 
 @admin.register(Deal)
-class DealAdmin(SimpleHistoryAdmin):
+class DealAdmin(AuditedHistoryAdmin):
     form = DealAdminForm
     list_display = (
         "asin",
@@ -229,7 +232,7 @@ class DealAdmin(SimpleHistoryAdmin):
                     "list_at_override_cents",
                     "list_at_computed",
                     "list_at_effective",
-                    "list_at_suspicious",
+                    "list_at_check",
                 )
             },
         ),
@@ -344,6 +347,17 @@ class DealAdmin(SimpleHistoryAdmin):
     def roi(self, obj):
         return format_percent(obj.roi_percent)
 
+    @admin.display(description="List at check")
+    def list_at_check(self, obj):
+        """A suspicious List at is a warning, not a green tick (a tick reads as "fine")."""
+        if obj.list_at_suspicious:
+            return format_html(
+                '<span class="deal-suspicious"><img src="{}" alt="Warning"> Suspicious: {}</span>',
+                static("admin/img/icon-alert.svg"),
+                Deal._meta.get_field("list_at_suspicious").help_text,
+            )
+        return "Not suspicious"
+
     @admin.display(description="% below 1yr avg")
     def percent_down_display(self, obj):
         return format_percent(obj.percent_down)
@@ -397,9 +411,6 @@ class DealAdmin(SimpleHistoryAdmin):
         """The service refused a save the form had accepted (the row changed meanwhile)."""
         self.message_user(request, f"Not saved: {'; '.join(exc.messages)}", messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
-
-    def get_historical_record_context_helper(self, request, historical_record):
-        return DealHistoryHelper(self.model, historical_record)
 
     # --- actions ----------------------------------------------------------------------
     @admin.action(description="Re-fetch from Keepa now", permissions=["change"])

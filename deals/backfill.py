@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from deals import backlog, services, verification
+from deals.audit import acting_as
 from deals.ingest import fetch_products, store_product
 from deals.keepa.errors import InvalidParameter, KeepaError, NotFound
 from deals.keepa.facts import MIN_OFFERS
@@ -86,6 +87,7 @@ def process_batch(
             on_product(candidate, raw)
 
 
+@acting_as("backfill")
 def run_backfill(
     client,
     *,
@@ -94,13 +96,14 @@ def run_backfill(
     time_budget_seconds: float = 240,
     limit: int | None = None,
     progress: Callable[[RunReport], None] | None = None,
+    report: RunReport | None = None,
 ) -> RunReport:
     """Work through due candidates until none is due, tokens run out, the budget is spent
     or ``limit`` candidates are settled.
 
     ``plan()`` returns (refill rate, tokens available) from the bucket, for batch sizing.
     """
-    report = RunReport()
+    report = report if report is not None else RunReport()
     ranked_offers = settings.DEALSITE_VERIFICATION["POLICY"] == "value"
     offers_with_products = settings.DEALSITE_VERIFICATION["POLICY"] == "every_candidate"
     started = clock.time()

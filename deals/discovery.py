@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from deals import backlog
+from deals.audit import acting_as
 from deals.keepa.facts import (
     ASIN_RE,
     DEAL_PAGE_COST,
@@ -238,6 +239,8 @@ def scan(
             due = record_candidates(feed, now=now)
             _save_progress(selection, cursor, completed=result.completed, now=now)
         result.due += due
+        if report is not None:
+            report.processed += due  # committed with the page, so counted as it is
         log.info(
             "deal finder page %s: %s deals, %s due%s",
             cursor.page - 1,
@@ -287,14 +290,18 @@ def pages_to_reserve(due: int, target: int) -> int:
     return max(1, min(PREPAID_PAGES, -(-(target - due) // DEAL_PAGE_SIZE)))
 
 
-def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None) -> RunReport:
+@acting_as("discovery")
+def run_discovery(
+    client, *, now: datetime, max_pages: int = 50, bucket=None, report: RunReport | None = None
+) -> RunReport:
     """One scan of the active selection, as a pass report for jobs and the command.
 
     With the ``bucket`` (the periodic job) the scan tops the backlog up to
     ``BACKLOG_MINUTES`` of the plan's refill, and starts only with the pages it expects to
-    need reserved. Without it (the operator's command) it always scans.
+    need reserved. Without it (the operator's command) it always scans. Into ``report`` when
+    given: the job reads what a scan that raised had bought and queued already.
     """
-    report = RunReport()
+    report = report if report is not None else RunReport()
     selection = active_selection()
     target = prepaid = None
     status = bucket.status() if bucket is not None else None
@@ -328,6 +335,5 @@ def run_discovery(client, *, now: datetime, max_pages: int = 50, bucket=None) ->
             prepaid.close()
     if result is None:
         return report
-    report.processed = result.due
     report.errors = [f"{result.rejected} unusable feed entries"] if result.rejected else []
     return report

@@ -150,12 +150,16 @@ def _run(kind: str, work: Callable) -> Retry | str:
             processed=report.processed, tokens_consumed=report.tokens_consumed
         )
 
+    report = RunReport()
     try:
-        report = work(client, bucket, clock, checkpoint)
+        report = work(client, bucket, clock, report, checkpoint)
     except Exception as exc:
+        # What the pass bought and committed before the error is still on the record.
         JobRun.objects.filter(pk=run.pk).update(
             outcome=JobRun.Outcome.FAILED,
             finished_at=clock.now(),
+            processed=report.processed,
+            tokens_consumed=report.tokens_consumed,
             detail=redact(f"{type(exc).__name__}: {exc}"),
         )
         raise
@@ -179,8 +183,8 @@ def _run(kind: str, work: Callable) -> Retry | str:
     return detail
 
 
-def _discover_pass(client, bucket, clock, checkpoint) -> RunReport:
-    return discovery.run_discovery(client, now=clock.now(), bucket=bucket)
+def _discover_pass(client, bucket, clock, report: RunReport, checkpoint) -> RunReport:
+    return discovery.run_discovery(client, now=clock.now(), bucket=bucket, report=report)
 
 
 def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
@@ -191,12 +195,14 @@ def bucket_plan(bucket) -> Callable[[], tuple[int | None, int | None]]:
     return plan
 
 
-def _backfill_pass(client, bucket, clock, checkpoint) -> RunReport:
-    return backfill.run_backfill(client, clock=clock, plan=bucket_plan(bucket), progress=checkpoint)
+def _backfill_pass(client, bucket, clock, report: RunReport, checkpoint) -> RunReport:
+    return backfill.run_backfill(
+        client, clock=clock, plan=bucket_plan(bucket), report=report, progress=checkpoint
+    )
 
 
-def _repair_pass(client, bucket, clock, checkpoint) -> RunReport:
-    return repair.run_repair(client, clock=clock)
+def _repair_pass(client, bucket, clock, report: RunReport, checkpoint) -> RunReport:
+    return repair.run_repair(client, clock=clock, report=report)
 
 
 def discover_job():

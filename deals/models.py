@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from deals.audit import ActorHistory
 from deals.keepa.facts import ASIN_PATTERN
 from deals.selection import validate_selection
 
@@ -225,7 +226,7 @@ class Deal(models.Model):
     )
     live_used_offers = models.PositiveIntegerField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], bases=[ActorHistory])
     objects = DealQuerySet.as_manager()
 
     class Meta:
@@ -441,7 +442,9 @@ class DiscoverySelection(models.Model):
         help_text="Where an unfinished scan resumes (next page, its newest and oldest deal), "
         "so a scan cut short by tokens never pays for its pages twice.",
     )
-    history = HistoricalRecords(excluded_fields=["watermark", "last_scan_at", "scan_cursor"])
+    history = HistoricalRecords(
+        excluded_fields=["watermark", "last_scan_at", "scan_cursor"], bases=[ActorHistory]
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -474,14 +477,30 @@ class JobRun(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    processed = models.PositiveIntegerField(default=0)
-    tokens_consumed = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(
+        default=0,
+        help_text="Discover: candidates queued. Backfill and repair: deals written. Verify: deals checked.",
+    )
+    tokens_consumed = models.PositiveIntegerField(default=0, help_text="What Keepa charged this run.")
     detail = models.TextField(blank=True)
     # The rq job that ran it ("" when run outside rq), to abandon runs whose job died.
     job_id = models.CharField(max_length=64, blank=True, default="")
+
+    #: What ``processed`` counts for each kind: one number, read differently per job.
+    COUNTS = {
+        Kind.DISCOVER: "candidates queued",
+        Kind.BACKFILL: "deals written",
+        Kind.REPAIR: "deals written",
+        Kind.VERIFY: "deals checked",
+    }
 
     class Meta:
         indexes = [models.Index("kind", "outcome", F("started_at").desc(), name="jobrun_kind_idx")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def processed_text(self) -> str:
+        """``processed`` with what it counts: "22 candidates queued", "5 deals written"."""
+        return f"{self.processed} {self.COUNTS.get(self.kind, 'processed')}"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from redis.exceptions import RedisError
-from simple_history.admin import SimpleHistoryAdmin
 
+from deals.history_admin import AuditedHistoryAdmin
 from deals.jobs import enqueue_refetch, enqueue_verification
 from deals.keepa.facts import OFFERS_PAGE_COST
 from deals.models import Candidate, DiscoverySelection, JobRun, Seller
@@ -81,16 +81,20 @@ class CandidateAdmin(admin.ModelAdmin):
 
 
 @admin.register(DiscoverySelection)
-class DiscoverySelectionAdmin(SimpleHistoryAdmin):
+class DiscoverySelectionAdmin(AuditedHistoryAdmin):
     list_display = ("name", "active", "watermark", "last_scan_at")
     readonly_fields = ("watermark", "last_scan_at", "scan_cursor")
 
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ("kind", "outcome", "started_at", "finished_at", "processed", "tokens_consumed", "detail")
+    list_display = ("kind", "outcome", "started_at", "finished_at", "counted", "tokens_consumed", "detail")
     list_filter = ("kind", "outcome")
     readonly_fields = [f.name for f in JobRun._meta.fields]
+
+    @admin.display(description="processed", ordering="processed")
+    def counted(self, obj: JobRun) -> str:
+        return obj.processed_text
 
     def has_add_permission(self, request) -> bool:
         return False

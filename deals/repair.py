@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from deals import services
+from deals.audit import acting_as
 from deals.ingest import fetch_products, store_product
 from deals.keepa.errors import KeepaError
 from deals.models import Deal
@@ -17,9 +18,10 @@ from deals.passes import RunReport, stop_for_tokens
 from tokens.clock import Clock
 
 
-def run_repair(client, *, clock: Clock, limit: int = 100) -> RunReport:
+@acting_as("repair")
+def run_repair(client, *, clock: Clock, limit: int = 100, report: RunReport | None = None) -> RunReport:
     """Re-fetch up to ``limit`` incomplete deals, most overdue first."""
-    report = RunReport()
+    report = report if report is not None else RunReport()
     now = clock.now()
     max_attempts = settings.DEALSITE_PIPELINE["REPAIR_MAX_ATTEMPTS"]
 

@@ -1,7 +1,8 @@
 """The only write path for deals: every job, command and admin edit comes through here.
 
 Each function validates, recomputes what derives from the inputs, and saves only when
-something changed (every save writes a history row), recording why and, for staff, who.
+something changed, recording why and who: staff by their user, jobs by the actor their pass
+declares (``deals.audit``). A save that moves only bookkeeping times writes no history row.
 Timestamps come from ``now``: jobs pass their clock's, and without it the process clock
 (``tokens.clock.get_clock``) gives it, so a scaled demo never stores two kinds of time.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from deals import audit
 from deals.models import MARGIN_FLOOR, Deal, Fulfillment, Quality, Verification
 from deals.money import format_cents, parse_cents
 from deals.pricing import BusinessRules, compute_costs, percent_below
@@ -77,7 +79,10 @@ def _save(
     deal._change_reason = reason[:100]
     if user is not None:
         deal._history_user = user
-    deal.save()
+    if before is not None and audit.only_timestamps(before, _state(deal)):
+        deal.save_without_historical_record()  # the history would only say "fetched again"
+    else:
+        deal.save()
     return changed
 
 

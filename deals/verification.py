@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 
 from deals import services
+from deals.audit import acting_as
 from deals.keepa.errors import InvalidParameter, KeepaError, NotFound
 from deals.keepa.facts import (
     AMAZON_SELLER_ID,
@@ -214,6 +215,7 @@ def fetch_offers(client, asins: Sequence[str]):
     return client.products(list(asins), stats=1, history=False, offers=MIN_OFFERS, only_live_offers=True)
 
 
+@acting_as("verification")
 def record_offers(
     client, deals: Sequence[Deal], products: Iterable[object], *, now: datetime, report: RunReport
 ):

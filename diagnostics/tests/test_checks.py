@@ -291,9 +291,9 @@ def test_healthz_is_200_when_db_and_redis_answer(client, settings, redis_url):
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_when_redis_is_down(client, settings):
+def test_healthz_is_503_when_redis_is_down_and_tells_staff_why(admin_client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/healthz")
+    response = admin_client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "fail"
