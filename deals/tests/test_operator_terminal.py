@@ -23,6 +23,7 @@ import pytest
 from django.conf import settings
 
 from deals.tests.test_runstack import LOGIN, Output, free_port, logged_in_session
+from dealsite.tests.support import wait_for
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.bucket import bucket_id_for
 
@@ -126,12 +127,19 @@ def test_a_second_terminal_acts_on_the_running_stack_and_says_when_it_has_stoppe
         assert state["pid"] == process.pid and state["namespace"] == namespace.group(1)
         assert oct(state_file.stat().st_mode & 0o777) == "0o600", "the state file is its owner's only"
 
+        # The plan is known from the first Keepa reading on; compare the two views after it.
+        api = wait_for(
+            lambda: (
+                (reply := session.get(f"{base}/api/tokens/status/", timeout=10).json())["known"] and reply
+            ),
+            timeout=90,
+            message="the demo's first Keepa reading",
+        )
         status = manage("bucket_status", "--json", env=second)
         assert status.returncode in (0, 1), said(status)
         bucket = json.loads(status.stdout)
         assert bucket["bucket_id"] == bucket_id_for(namespace.group(1)), "the demo's own bucket"
-        api = session.get(f"{base}/api/tokens/status/", timeout=10).json()
-        assert bucket["capacity"] == api["capacity"] and bucket["refill_rate"] == api["refill_rate"]
+        assert bucket["known"] and bucket["capacity"] == api["capacity"] == 1200
 
         assert api["recharge_active"] is True and api["recharge_reason"] == "startup"
         released = manage("force_pause", "--release", "--reason", "terminal two", env=second)
