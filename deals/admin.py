@@ -8,7 +8,8 @@ writes through ``services.save_staff_edit`` / ``services.set_list_at_override`` 
 editor recorded. A revert (simple-history's history form) restores the editable inputs of
 the chosen version onto the current row, through the same validation and service; Keepa's
 data and the pipeline's bookkeeping stay current. Deals come from Keepa: no add, no delete.
-The pipeline's own tables are registered by ``deals.pipeline_admin`` (imported below).
+The pipeline's own tables are registered by ``deals.pipeline_admin`` and the business
+costs by ``deals.costs_admin`` (both imported below).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
-from deals import services
+from deals import costs_admin, services  # noqa: F401  (costs_admin registers BusinessCosts)
 from deals.history_admin import AuditedHistoryAdmin
 from deals.models import Deal, Quality
 from deals.money import DollarsField, format_cents
@@ -89,6 +90,13 @@ class DealAdminForm(forms.ModelForm):
     class Meta:
         model = Deal
         fields = EDITABLE
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "title" in self.fields:  # a view-only page has no inputs
+            # Keepa may leave a title blank; staff saving the deal may not.
+            self.fields["title"].required = True
+            self.fields["title"].error_messages["required"] = "A deal needs a title."
 
     def changes(self) -> list[str]:
         """The fields this save takes from the form."""

@@ -16,7 +16,8 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from deals.audit import ActorHistory
-from deals.keepa.facts import ASIN_PATTERN
+from deals.keepa.facts import ASIN_PATTERN, CONDITION_NAMES
+from deals.pricing import BusinessRules
 from deals.selection import validate_selection
 
 MARGIN_FLOOR = -10000  # percent: costs a hundred times the List at is nonsense, not a deal
@@ -43,15 +44,18 @@ class Fulfillment(models.TextChoices):
     AMAZON = "Amazon", "Sold by Amazon"
 
 
-#: THE zombie rule: what the API, the dashboard, the admin filter and diagnostics show.
+#: THE zombie rule: what the API, the dashboard, the admin filter and diagnostics show. A
+#: deal is bought at its price now (an estimate) or its offer's buy price (verified): either
+#: missing or $0 would be a book "bought" for nothing, so it is never shown.
 DISPLAYABLE = Q(
     quality=Quality.COMPLETE,
     expired_at__isnull=True,
     profit_cents__gt=0,
     list_at_cents__gt=0,
     one_year_avg_cents__gt=0,
+    price_now_cents__gt=0,
     verification__in=(Verification.ESTIMATE, Verification.VERIFIED),
-)
+) & (Q(verification=Verification.ESTIMATE) | Q(buy_price_cents__gt=0))
 
 
 class DealQuerySet(models.QuerySet):
@@ -168,6 +172,12 @@ class Deal(models.Model):
     fba_fee_cents = models.BigIntegerField("FBA pick & pack (¢)", null=True, blank=True)
     referral_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     all_in_cost_cents = models.BigIntegerField("all-in cost (¢)", null=True, blank=True)
+    min_list_price_cents = models.BigIntegerField(
+        "minimum listing price (¢)",
+        null=True,
+        blank=True,
+        help_text="The repricer floor: the lowest List at that still makes the markup on the all-in cost.",
+    )
     amazon_fees_cents = models.BigIntegerField("Amazon fees (¢)", null=True, blank=True)
     profit_cents = models.BigIntegerField("profit (¢)", null=True, blank=True)
     margin_percent = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
@@ -239,13 +249,17 @@ class Deal(models.Model):
                 field="asin",
             ),
             *_non_negative(
-                price_now_cents="Price now",
                 fba_fee_cents="FBA pick & pack",
                 all_in_cost_cents="All-in cost",
                 amazon_fees_cents="Amazon fees",
                 list_at_override_cents="List at, staff override",
             ),
-            *_positive(one_year_avg_cents="1yr avg", list_at_computed_cents="List at, computed"),
+            *_positive(
+                price_now_cents="Price now",
+                one_year_avg_cents="1yr avg",
+                list_at_computed_cents="List at, computed",
+                min_list_price_cents="Minimum listing price",
+            ),
             FieldCheckConstraint(  # the computed List at has its own rule: $0 here is an override
                 condition=Q(list_at_cents__isnull=True) | Q(list_at_cents__gt=0),
                 name="deal_list_at_cents_positive",
@@ -309,7 +323,8 @@ class Deal(models.Model):
                 name="deal_verified_has_its_offer",
                 violation_error_message="A verified deal needs the offer's buy price, condition and time.",
             ),
-            *_non_negative(shipping_cents="Shipping", buy_price_cents="Buy price"),
+            *_non_negative(shipping_cents="Shipping"),
+            *_positive(buy_price_cents="Buy price"),
             FieldCheckConstraint(
                 condition=Q(seller_score__isnull=True) | Q(seller_score__gte=0, seller_score__lte=10),
                 name="deal_seller_score_range",
@@ -332,6 +347,131 @@ class Deal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asin} {self.title[:60]}"
+
+
+def _costs_rule(name: str, condition: Q, message: str) -> FieldCheckConstraint:
+    return FieldCheckConstraint(
+        condition=condition, name=f"costs_{name}_range", violation_error_message=message, field=name
+    )
+
+
+class BusinessCosts(models.Model):
+    """The seller's costs and thresholds: one row, edited by staff in the admin, with history.
+
+    The environment only gives the row its first values (``deals.costs.current_costs``
+    creates it on first read); after that the row is the truth. Saving it through
+    ``deals.costs.update_costs`` recalculates every deal at once from stored data.
+    """
+
+    #: The fields every deal's figures follow: changing one recalculates the deals.
+    FIGURE_FIELDS = (
+        "tax_percent",
+        "prep_fee_cents",
+        "inbound_shipping_cents",
+        "default_fba_fee_cents",
+        "default_referral_percent",
+        "markup_percent",
+    )
+    ROW_ID = 1
+
+    tax_percent = models.DecimalField(
+        "sales tax %", max_digits=6, decimal_places=3, help_text="On the buy price; 0 when tax-exempt."
+    )
+    prep_fee_cents = models.BigIntegerField("prep fee per book (¢)")
+    inbound_shipping_cents = models.BigIntegerField("inbound shipping per book (¢)")
+    default_fba_fee_cents = models.BigIntegerField(
+        "FBA pick & pack when Keepa lacks it (¢)", help_text="Keepa's own fee wins when it has one."
+    )
+    default_referral_percent = models.DecimalField(
+        "referral % when Keepa lacks it", max_digits=5, decimal_places=2
+    )
+    markup_percent = models.DecimalField(
+        "default markup %",
+        max_digits=6,
+        decimal_places=2,
+        help_text="Profit on the all-in cost a listing must make: sets each deal's minimum listing price.",
+    )
+    min_profit_cents = models.BigIntegerField(
+        "minimum profit (¢)", help_text="Verification spends no offer tokens on an estimate below it."
+    )
+    min_roi_percent = models.DecimalField(
+        "minimum ROI %",
+        max_digits=7,
+        decimal_places=2,
+        help_text="Verification spends no offer tokens on an estimate below it.",
+    )
+    acceptable_conditions = models.JSONField(
+        help_text="Keepa offer condition codes a seller buys (2-5: used Like New to Acceptable)."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = verbose_name_plural = "business costs"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id=1), name="costs_single_row", violation_error_message="There is one costs row."
+            ),
+            _costs_rule(
+                "tax_percent",
+                Q(tax_percent__gte=0, tax_percent__lte=100),
+                "Sales tax must be between 0 and 100 percent.",
+            ),
+            _costs_rule("prep_fee_cents", Q(prep_fee_cents__gte=0), "The prep fee must not be negative."),
+            _costs_rule(
+                "inbound_shipping_cents",
+                Q(inbound_shipping_cents__gte=0),
+                "Inbound shipping must not be negative.",
+            ),
+            _costs_rule(
+                "default_fba_fee_cents", Q(default_fba_fee_cents__gte=0), "The FBA fee must not be negative."
+            ),
+            _costs_rule(
+                "default_referral_percent",
+                Q(default_referral_percent__gte=0, default_referral_percent__lt=100),
+                "The referral must be at least 0 and under 100 percent.",
+            ),
+            _costs_rule(
+                "markup_percent",
+                Q(markup_percent__gte=0, markup_percent__lte=1000),
+                "The markup must be between 0 and 1000 percent.",
+            ),
+            _costs_rule(
+                "min_profit_cents", Q(min_profit_cents__gte=0), "The minimum profit must not be negative."
+            ),
+            _costs_rule(
+                "min_roi_percent",
+                Q(min_roi_percent__gte=-100, min_roi_percent__lte=10000),
+                "The minimum ROI must be between -100 and 10000 percent.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Business costs"
+
+    def clean(self) -> None:
+        codes = self.acceptable_conditions
+        if (
+            not isinstance(codes, list)
+            or not codes
+            or not all(type(code) is int and code in CONDITION_NAMES for code in codes)
+        ):
+            raise ValidationError(
+                {"acceptable_conditions": "Choose at least one Keepa condition, codes 1-10."}
+            )
+        self.acceptable_conditions = sorted(set(codes))
+
+    def rules(self) -> BusinessRules:
+        """What ``deals.pricing`` computes every deal's figures with."""
+        return BusinessRules(
+            prep_fee_cents=self.prep_fee_cents,
+            inbound_shipping_cents=self.inbound_shipping_cents,
+            tax_percent=self.tax_percent,
+            default_fba_fee_cents=self.default_fba_fee_cents,
+            default_referral_percent=self.default_referral_percent,
+            markup_percent=self.markup_percent,
+        )
 
 
 class CandidateQuerySet(models.QuerySet):

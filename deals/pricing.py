@@ -1,5 +1,5 @@
-"""The cost and profit arithmetic: fees, profit, margin, ROI (prices are parsed by
-``deals.money``).
+"""The cost and profit arithmetic: fees, profit, margin, ROI, the repricer floor (prices are
+parsed by ``deals.money``).
 
 Pure functions on integer cents and Decimal percentages; no float ever holds money.
 Rounding rule: every derived cent amount (tax, referral fee) is rounded half-up to the cent
@@ -36,6 +36,7 @@ class BusinessRules:
     tax_exempt: bool = False
     default_fba_fee_cents: int = 550
     default_referral_percent: Decimal = Decimal("15")
+    markup_percent: Decimal = Decimal("10")
 
     @classmethod
     def from_settings(cls) -> BusinessRules:
@@ -47,6 +48,7 @@ class BusinessRules:
             tax_exempt=business["TAX_EXEMPT"],
             default_fba_fee_cents=business["DEFAULT_FBA_FEE_CENTS"],
             default_referral_percent=Decimal(business["DEFAULT_REFERRAL_PERCENT"]),
+            markup_percent=Decimal(business["MARKUP_PERCENT"]),
         )
 
 
@@ -60,6 +62,7 @@ class Costs:
     profit_cents: int
     margin_percent: Decimal | None
     roi_percent: Decimal | None
+    min_list_price_cents: int | None
 
 
 def compute_costs(
@@ -81,6 +84,7 @@ def compute_costs(
     referral = percent_of(list_at_cents, referral_rate)
     fees = referral + fba
     profit = list_at_cents - all_in - fees
+    markup = percent_of(all_in, rules.markup_percent)
     return Costs(
         tax_cents=tax,
         all_in_cost_cents=all_in,
@@ -90,7 +94,23 @@ def compute_costs(
         profit_cents=profit,
         margin_percent=ratio_percent(profit, list_at_cents),
         roi_percent=ratio_percent(profit, all_in),
+        min_list_price_cents=min_list_price(all_in + fba + markup, referral_rate),
     )
+
+
+def min_list_price(needed_cents: int, referral_percent: Decimal) -> int | None:
+    """The repricer floor: the lowest List at (whole cents) that still brings ``needed_cents``
+    (all-in cost, FBA fee and the markup on the all-in cost) once Amazon takes its referral
+    share of it. None when the referral takes everything.
+
+    Solved, not searched: with r the referral in hundredths of a percent, the referral on L is
+    floor(L*r/10000 + 1/2), so L - referral >= needed exactly when
+    L * (10000 - r) > 10000 * needed - 5000. ``deals.costs`` runs the same formula in SQL.
+    """
+    rate = int(referral_percent * 100)
+    if rate >= 10000:
+        return None
+    return max(1, (10000 * needed_cents - 5000) // (10000 - rate) + 1)
 
 
 def percent_below(price_now_cents: int, average_cents: int) -> Decimal | None:

@@ -16,12 +16,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
-from deals import audit
-from deals.models import MARGIN_FLOOR, Deal, Fulfillment, Quality, Verification
+from deals import audit, recalc
+from deals.costs import current_costs, current_rules
+from deals.models import MARGIN_FLOOR, BusinessCosts, Deal, Fulfillment, Quality, Verification
 from deals.money import format_cents, parse_cents
 from deals.pricing import BusinessRules, compute_costs, percent_below
+from deals.recalc import COSTS_OVER_FLOOR, NO_AVERAGE, NO_LIST_AT, NO_PRICE, OWN_REASONS
 from tokens.clock import get_clock
 
 PRICE_INPUTS = ("price_now_cents", "one_year_avg_cents", "list_at_cents", "fba_fee_cents")
@@ -42,7 +44,14 @@ PLAIN_INPUTS = (
     "keepa_updated_at",
     "fetched_at",
 )
-DERIVED = ("all_in_cost_cents", "amazon_fees_cents", "profit_cents", "margin_percent", "roi_percent")
+DERIVED = (
+    "all_in_cost_cents",
+    "amazon_fees_cents",
+    "profit_cents",
+    "margin_percent",
+    "roi_percent",
+    "min_list_price_cents",
+)
 REPAIR_BACKOFF = timedelta(hours=1)
 
 
@@ -105,21 +114,23 @@ def buy_price_basis(deal: Deal) -> int | None:
 
 
 def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules | None = None) -> None:
-    """Derive List at, costs, profit, margin, ROI, % down and the quality from the inputs.
+    """Derive List at, costs, profit, margin, ROI, the minimum listing price, % down and the
+    quality from the inputs, with the business costs row's rules unless ``rules`` are given.
 
     A deal with missing or nonsensical inputs is kept, hidden, as incomplete with the
     reasons; one staff gave up on (unrepairable) stays so until it computes complete.
+    ``deals.recalc`` is this function in SQL, for every deal at once: change both together.
     """
-    rules = rules or BusinessRules.from_settings()
+    rules = rules or current_rules()
     reasons = [r for r in reasons if r]
     override = deal.list_at_override_cents
     deal.list_at_cents = override if override is not None else deal.list_at_computed_cents
     if deal.price_now_cents is None:
-        reasons.append("no used price now")
+        reasons.append(NO_PRICE)
     if deal.one_year_avg_cents is None:
-        reasons.append("no valid 1yr average")
+        reasons.append(NO_AVERAGE)
     if deal.list_at_cents is None:
-        reasons.append("no List at")
+        reasons.append(NO_LIST_AT)
     for name in DERIVED:
         setattr(deal, name, None)
     deal.percent_down = None
@@ -133,13 +144,10 @@ def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules |
             rules=rules,
         )
         if costs.margin_percent is not None and costs.margin_percent < MARGIN_FLOOR:
-            reasons.append("costs are over a hundred times the List at")
+            reasons.append(COSTS_OVER_FLOOR)
         else:
-            deal.all_in_cost_cents = costs.all_in_cost_cents
-            deal.amazon_fees_cents = costs.amazon_fees_cents
-            deal.profit_cents = costs.profit_cents
-            deal.margin_percent = costs.margin_percent
-            deal.roi_percent = costs.roi_percent
+            for name in DERIVED:
+                setattr(deal, name, getattr(costs, name))
     if deal.price_now_cents is not None and deal.one_year_avg_cents is not None:
         deal.percent_down = percent_below(deal.price_now_cents, deal.one_year_avg_cents)
     if not reasons:
@@ -210,13 +218,7 @@ def save_staff_edit(
 
 def _reasons_to_keep(deal: Deal) -> list[str]:
     """Reasons recompute cannot rediscover (from analytics) survive a staff edit."""
-    own = {
-        "no used price now",
-        "no valid 1yr average",
-        "no List at",
-        "costs are over a hundred times the List at",
-    }
-    return [r for r in (deal.quality_reason or "").split("; ") if r and r not in own]
+    return [r for r in (deal.quality_reason or "").split("; ") if r and r not in OWN_REASONS]
 
 
 @transaction.atomic
@@ -339,3 +341,48 @@ def record_verification(
     deal.verified_at = now if deal.verification == Verification.VERIFIED else None
     _save(deal, before, reason="verified" if deal.verified_at else "no acceptable offer", now=now)
     return deal
+
+
+def recalculate_all(rules: BusinessRules, *, now: datetime | None = None) -> int:
+    """Every deal's figures and quality again from its stored inputs, with ``rules``: what
+    ``recompute`` gives each deal, in one UPDATE (no Keepa, no history row per deal: the
+    costs change that caused it is the audit). Returns the number of deals."""
+    return recalc.recalculate(rules, now or get_clock().now())
+
+
+@transaction.atomic
+def update_costs(costs: BusinessCosts, *, user, reason: str = "", now: datetime | None = None) -> int | None:
+    """Save the business costs staff edited (one history row, with the editor) and, when a
+    figure depends on what changed, recalculate every deal in the same transaction: a failure
+    anywhere leaves the old costs and the old figures, never a mix.
+
+    Returns how many deals were recalculated, None when nothing every deal follows changed.
+    Raises ValidationError for a value the rules refuse, or when a deal cannot take the new
+    figures (the database refused them; nothing was saved).
+    """
+    stored = BusinessCosts.objects.select_for_update().filter(pk=BusinessCosts.ROW_ID).first()
+    stored = stored or current_costs()
+    costs.pk = BusinessCosts.ROW_ID
+    costs.full_clean()
+    changed = [
+        f.attname
+        for f in BusinessCosts._meta.concrete_fields
+        if f.attname not in ("id", "updated_at") and getattr(stored, f.attname) != getattr(costs, f.attname)
+    ]
+    if not changed:
+        return None
+    now = now or get_clock().now()
+    costs.updated_at = now
+    costs._history_date = now
+    costs._history_user = user
+    costs._change_reason = (reason or "costs changed: " + ", ".join(changed))[:100]
+    costs.save()
+    if not set(changed) & set(BusinessCosts.FIGURE_FIELDS):
+        return None
+    try:
+        with transaction.atomic():
+            return recalculate_all(costs.rules(), now=now)
+    except DatabaseError as exc:
+        raise ValidationError(
+            f"Recalculating the deals with these costs failed, so nothing was saved: {exc}"
+        ) from exc

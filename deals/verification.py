@@ -24,6 +24,7 @@ from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 
 from deals import services
 from deals.audit import acting_as
+from deals.costs import current_costs
 from deals.keepa.errors import InvalidParameter, KeepaError, NotFound
 from deals.keepa.facts import (
     AMAZON_SELLER_ID,
@@ -68,7 +69,15 @@ def seller_score(rating_percent: int | None, rating_count: int | None) -> Decima
 
 
 def acceptable_conditions() -> frozenset[int]:
-    return frozenset(_config("CONDITIONS"))
+    """The Keepa conditions the seller buys, as staff set them in the business costs."""
+    return frozenset(current_costs().acceptable_conditions)
+
+
+def _worth_a_check() -> Q:
+    """The seller's thresholds (business costs): an estimate below the minimum profit or ROI
+    is not worth offer tokens (and a profit of 0 never is)."""
+    costs = current_costs()
+    return Q(profit_cents__gte=max(1, costs.min_profit_cents), roi_percent__gte=costs.min_roi_percent)
 
 
 def cheapest_acceptable(offers: Iterable[Offer], conditions: frozenset[int]) -> Offer | None:
@@ -121,17 +130,17 @@ def is_stale(deal: Deal, now: datetime) -> bool:
 
 
 def worth_checking(now: datetime):
-    """Deals the policy may spend offer tokens on: complete, live, at or above the minimum
-    profit, and either an estimate or a verification gone stale."""
+    """Deals the policy may spend offer tokens on: complete, live, at or above the seller's
+    minimum profit and ROI, and either an estimate or a verification gone stale."""
     stale_before = now - timedelta(seconds=_config("STALE_AFTER_SECONDS"))
     stale = Q(verification=Verification.VERIFIED) & (
         Q(checked_at__lt=stale_before) | ~Q(price_now_cents=F("checked_used_price_cents"))
     )
     return Deal.objects.filter(
         Q(verification=Verification.ESTIMATE) | stale,
+        _worth_a_check(),
         quality=Quality.COMPLETE,
         expired_at__isnull=True,
-        profit_cents__gte=max(1, _config("MIN_PROFIT_CENTS")),
     )
 
 
@@ -304,7 +313,7 @@ def statistics_value(now: datetime, rate: VerifyRate) -> Decimal:
     tokens such an estimate then needs."""
     recent = Deal.objects.filter(fetched_at__gte=now - timedelta(seconds=_config("LEARN_FROM_SECONDS")))
     fetched = recent.count()
-    worth = recent.filter(quality=Quality.COMPLETE, profit_cents__gte=max(1, _config("MIN_PROFIT_CENTS")))
+    worth = recent.filter(_worth_a_check(), quality=Quality.COMPLETE)
     totals = worth.aggregate(count=Count("id"), profit=Sum("profit_cents"))
     if not fetched or not totals["count"]:
         return Decimal(0)

@@ -265,6 +265,9 @@ KEEPA_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("KEEPA_CONNECT_TIMEOUT_SECO
 KEEPA_READ_TIMEOUT_SECONDS = float(os.environ.get("KEEPA_READ_TIMEOUT_SECONDS", "30"))
 
 # --- Business rules (money in integer cents, rates as Decimal percent) -------------------
+# These and the verification thresholds and conditions below are only the first defaults of
+# the business costs row (deals.models.BusinessCosts): after its first read, staff set them
+# in the admin and the row is the truth.
 DEALSITE_BUSINESS = {
     "PREP_FEE_CENTS": int(os.environ.get("DEALSITE_PREP_FEE_CENTS", "275")),
     "INBOUND_SHIPPING_CENTS": int(os.environ.get("DEALSITE_INBOUND_SHIPPING_CENTS", "399")),
@@ -272,6 +275,8 @@ DEALSITE_BUSINESS = {
     "TAX_EXEMPT": env_bool("DEALSITE_TAX_EXEMPT", False),
     "DEFAULT_FBA_FEE_CENTS": int(os.environ.get("DEALSITE_DEFAULT_FBA_FEE_CENTS", "550")),
     "DEFAULT_REFERRAL_PERCENT": Decimal(os.environ.get("DEALSITE_DEFAULT_REFERRAL_PERCENT", "15")),
+    # The profit on the all-in cost a listing must make: sets each deal's repricer floor.
+    "MARKUP_PERCENT": Decimal(os.environ.get("DEALSITE_MARKUP_PERCENT", "10")),
 }
 
 # --- Pipeline: the candidate backlog, retries, freshness (seconds on the token clock) ----
@@ -306,6 +311,8 @@ DEALSITE_VERIFICATION = {
     "CONDITIONS": tuple(env_list("DEALSITE_VERIFY_CONDITIONS", "2,3,4,5")),
     # An estimate below this profit never costs offer tokens.
     "MIN_PROFIT_CENTS": int(os.environ.get("DEALSITE_VERIFY_MIN_PROFIT_CENTS", "100")),
+    # ... nor one below this ROI (percent).
+    "MIN_ROI_PERCENT": Decimal(os.environ.get("DEALSITE_VERIFY_MIN_ROI_PERCENT", "0")),
     # A verification older than this (or whose used price moved) is checked again.
     "STALE_AFTER_SECONDS": int(os.environ.get("DEALSITE_VERIFY_STALE_AFTER_SECONDS", str(6 * 3600))),
     # How long a seller's name and rating are trusted before /seller is asked again.

@@ -58,6 +58,7 @@ class DealSerializer(serializers.ModelSerializer):
             "list_at_cents",
             "list_at_suspicious",
             "all_in_cost_cents",
+            "min_list_price_cents",
             "amazon_fees_cents",
             "fba_fee_cents",
             "referral_percent",

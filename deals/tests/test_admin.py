@@ -229,7 +229,9 @@ def test_saving_an_unchanged_form_writes_no_history_row(editor_client):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("price_now_cents", "-5", "Price now must not be negative."),
+        ("price_now_cents", "-5", "Price now must be more than $0."),
+        ("price_now_cents", "0", "Price now must be more than $0."),
+        ("price_now_cents", "0.00", "Price now must be more than $0."),
         ("price_now_cents", "abc", "Enter an amount in dollars"),
         ("price_now_cents", "12.345", "at most two decimals"),
         ("price_now_cents", "99999999999999", "too large"),
@@ -240,6 +242,8 @@ def test_saving_an_unchanged_form_writes_no_history_row(editor_client):
         ("list_at_override_cents", "0", "List at must be more than $0."),
         ("list_at_override_cents", "-3", "List at, staff override must not be negative."),
         ("title", "x" * 501, "at most 500 characters"),
+        ("title", "", "A deal needs a title."),
+        ("title", "   ", "A deal needs a title."),
     ],
 )
 def test_an_edit_that_breaks_a_rule_is_a_form_error_and_changes_nothing(editor_client, field, value, message):
@@ -413,7 +417,7 @@ def test_a_revert_cannot_bypass_the_rules(editor_client):
     response = editor_client.post(revert_url(deal, bad), form_data(editor_client, revert_url(deal, bad)))
 
     assert response.status_code == 200
-    assert "must not be negative" in str(response.context["adminform"].form.errors)
+    assert "Price now must be more than $0." in str(response.context["adminform"].form.errors)
     assert Deal.objects.filter(pk=deal.pk).values().get() == stored
 
 

@@ -65,6 +65,7 @@ FIELDS = {
     "list_at_cents",
     "list_at_suspicious",
     "all_in_cost_cents",
+    "min_list_price_cents",
     "amazon_fees_cents",
     "fba_fee_cents",
     "referral_percent",
@@ -279,6 +280,7 @@ def test_a_deal_has_the_dashboard_fields_and_no_internal_ones(client_):
         "list_at_cents",
         "profit_cents",
         "all_in_cost_cents",
+        "min_list_price_cents",
     ):
         assert isinstance(detail[money], int)
     deal = Deal.objects.get(asin="0000000001")

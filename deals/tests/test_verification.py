@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from deals import backfill, discovery, services, verification
+from deals.costs import current_costs
 from deals.keepa.facts import unix_to_keepa_minutes
 from deals.keepa.offers import Offer
 from deals.models import Deal, Fulfillment, Seller, Verification
@@ -153,10 +154,20 @@ def test_offer_tokens_go_to_the_most_profit_per_expected_token():
     assert order == ["0000000013", "0000000012", "0000000011"]
 
 
-def test_estimates_below_the_minimum_profit_never_cost_offer_tokens(settings):
-    settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "MIN_PROFIT_CENTS": 10**6}
-    make_deal("0000000021", verified=False)
+def test_estimates_below_the_sellers_minimum_profit_or_roi_never_cost_offer_tokens():
+    """The thresholds are the business costs staff set in the admin, not the environment."""
+    deal = make_deal("0000000021", verified=False)
+    assert [d.asin for d in verification.ranked(NOW)] == [deal.asin]
+    costs = current_costs()
+    costs.min_profit_cents = 10**6
+    services.update_costs(costs, user=None)
     assert list(verification.ranked(NOW)) == []
+    costs.min_profit_cents, costs.min_roi_percent = 0, deal.roi_percent + Decimal("0.01")
+    services.update_costs(costs, user=None)
+    assert list(verification.ranked(NOW)) == []
+    costs.min_roi_percent = deal.roi_percent
+    services.update_costs(costs, user=None)
+    assert [d.asin for d in verification.ranked(NOW)] == [deal.asin]
 
 
 def test_offers_wait_while_statistics_are_worth_more_but_neither_starves(settings):

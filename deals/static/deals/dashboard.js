@@ -479,6 +479,7 @@
     cell(tr, formatCents(deal.price_now_cents), "num");
     cell(tr, formatPercent(deal.percent_down), "num");
     cell(tr, formatCents(deal.all_in_cost_cents), "num");
+    cell(tr, formatCents(deal.min_list_price_cents), "num");
     var profit = cell(tr, formatCents(deal.profit_cents), "num profit");
     if (deal.list_at_suspicious) {
       profit.appendChild(badge("check", "badge-warn", "List at " + formatCents(deal.list_at_cents) +
@@ -514,7 +515,7 @@
     if (!data.results || !data.results.length) {
       var tr = document.createElement("tr");
       cell(tr, Object.keys(state.filters).length ? "No deals match these filters." : "No deals yet.", "empty")
-        .colSpan = 19;
+        .colSpan = 20;
       body.appendChild(tr);
     }
   }
