@@ -11,10 +11,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from simple_history.admin import SimpleHistoryAdmin
 
 from deals import services
 from deals.costs import current_costs
+from deals.history_admin import AuditedHistoryAdmin
 from deals.keepa.facts import CONDITION_NAMES
 from deals.models import BusinessCosts
 from deals.money import DollarsField
@@ -53,7 +53,7 @@ class BusinessCostsForm(forms.ModelForm):
 
 
 @admin.register(BusinessCosts)
-class BusinessCostsAdmin(SimpleHistoryAdmin):
+class BusinessCostsAdmin(AuditedHistoryAdmin):
     form = BusinessCostsForm
     readonly_fields = ("updated_at",)
     fieldsets = (

@@ -405,7 +405,7 @@ class BusinessCosts(models.Model):
     )
     updated_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], bases=[ActorHistory])
 
     class Meta:
         verbose_name = verbose_name_plural = "business costs"

@@ -66,6 +66,7 @@ class Migration(migrations.Migration):
                 ('min_profit_cents', models.BigIntegerField(help_text='Verification spends no offer tokens on an estimate below it.', verbose_name='minimum profit (¢)')),
                 ('min_roi_percent', models.DecimalField(decimal_places=2, help_text='Verification spends no offer tokens on an estimate below it.', max_digits=7, verbose_name='minimum ROI %')),
                 ('acceptable_conditions', models.JSONField(help_text='Keepa offer condition codes a seller buys (2-5: used Like New to Acceptable).')),
+                ('actor', models.CharField(blank=True, help_text='The job that wrote this row (backfill, repair, verification...); blank for staff.', max_length=40)),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
                 ('history_date', models.DateTimeField(db_index=True)),
                 ('history_change_reason', models.CharField(max_length=100, null=True)),
