@@ -54,7 +54,16 @@ def process_alive(hostname: str | None, pid: int | str | None) -> bool | None:
         return False
     except PermissionError:  # someone else's process: it exists
         return True
-    return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its new parent has not reaped yet still answers ``kill(pid, 0)``."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def worker_gone(connection, name: str | None, job_id: str) -> bool:

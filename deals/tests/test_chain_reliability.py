@@ -115,7 +115,8 @@ def test_workers_restarted_after_all_were_killed_run_delayed_jobs_at_once(rq_set
     """Every worker killed (and its scheduler with it), then restarted as systemd does: rq's
     scheduler lock outlives the dead scheduler by 61 s and rq retries it only in its 10-minute
     maintenance; delayed jobs (chain successors, token waits) must not wait for that."""
-    with PipelineStack(redis_url=rq_settings, products=50, extra_env=DRILL_ENV) as stack:
+    fast = {**DRILL_ENV, "DEALSITE_WORKER_POLL_SECONDS": "1"}
+    with PipelineStack(redis_url=rq_settings, products=50, extra_env=fast) as stack:
         first = stack.start_worker("keepa", "default")
         dead_holder = wait_for(lambda: scheduler_lock(real_redis), timeout=30, message="a scheduler")
         stack.kill(first)  # the whole process group: worker and scheduler, with -9
