@@ -249,6 +249,46 @@ def test_a_drop_counts_only_if_the_rank_drops_within_240_hours(rank_drop_after_h
     assert bool(infer_sales(snapshot, km(NOW))) is is_sale
 
 
+def test_deal_trust_is_the_share_of_offer_count_drops_a_rank_drop_confirmed():
+    t = km(day(2025, 5, 1))
+    later, last = t + 20 * 24 * 60, t + 40 * 24 * 60
+    # Three Used drops; only the first has a rank drop within 240 h: the others are copies
+    # withdrawn (or sold elsewhere), which the predecessor's "Deal Trust" discounts.
+    snapshot = _series_product(
+        used=[t - 600, 1000],
+        counts=[t - 600, 5, t, 4, later, 3, last, 2],
+        rank=[t - 600, 50_000, t + 60, 20_000],
+    )
+    result = analyse(snapshot, now=NOW)
+
+    assert result.deal_trust_percent == Decimal("33.33")
+    assert result.inferred_sales_count == 1
+
+
+def test_no_offer_count_drop_means_no_deal_trust_and_fewer_than_three_sales_no_trough():
+    t = km(day(2025, 5, 1))
+    quiet = _series_product(used=[t - 600, 1000], counts=[t - 600, 3], rank=[t - 600, 50_000])
+    two_sales = run(
+        book(sales=[(day(2025, 3, 1), 2000, "used"), (day(2025, 6, 1), 2600, "used")], used_now=900)
+    )
+
+    assert analyse(quiet, now=NOW).deal_trust_percent is None
+    assert (two_sales.trough_season, two_sales.expected_trough_cents) == (None, None)
+    assert two_sales.deal_trust_percent == Decimal("100.00")
+
+
+def test_the_trough_tie_goes_to_the_month_with_more_sales_then_the_earlier_one():
+    sales = [
+        (day(2025, 2, 1), 3000, "used"),
+        (day(2025, 2, 10), 3000, "used"),
+        (day(2025, 3, 1), 3000, "used"),
+        (day(2025, 7, 1), 4000, "used"),
+    ]
+    result = run(book(sales=sales, used_now=900))
+
+    assert (result.trough_season, result.expected_trough_cents) == ("February", 3000)
+
+
 def test_drops_older_than_two_years_are_ignored():
     old = km(NOW - timedelta(days=731))
     snapshot = _series_product(
