@@ -62,6 +62,10 @@ DISPLAYABLE = Q(
 )
 
 
+#: What the list shows unless asked for estimates too: displayable and confirmed by an offer.
+LISTED = DISPLAYABLE & Q(verification=Verification.VERIFIED)
+
+
 class DealQuerySet(models.QuerySet):
     def displayable(self) -> DealQuerySet:
         return self.filter(DISPLAYABLE)
@@ -366,6 +370,32 @@ class Deal(models.Model):
             models.Index("quality", "next_repair_at", name="deal_repair_idx"),
             # "New since your last visit": displayable deals created after a moment.
             models.Index("created_at", name="deal_displayable_created_idx", condition=DISPLAYABLE),
+            # What the list shows by default (verified), best profit first, with every column a
+            # seller filters on: the API's bounded count is an index-only scan whatever the
+            # filters (it replaces 0003's covering index, whose predicate predates verification).
+            models.Index(
+                F("profit_cents").desc(),
+                "asin",
+                name="deal_listed_profit_cover_idx",
+                condition=LISTED,
+                include=[
+                    "sales_rank",
+                    "margin_percent",
+                    "roi_percent",
+                    "percent_down",
+                    "sales_rank_drops_30",
+                    "deal_trust_percent",
+                    "seller_score",
+                    "amazon_sells",
+                    "fulfillment",
+                ],
+            ),
+            models.Index(
+                F("deal_trust_percent").desc(nulls_last=True),
+                "asin",
+                name="deal_displayable_trust_idx",
+                condition=DISPLAYABLE,
+            ),
             models.Index("fetched_at", name="deal_fetched_idx"),
         ]
 

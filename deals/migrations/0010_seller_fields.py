@@ -1,9 +1,30 @@
-"""Seller fields (deal trust, trough, the 1yr average's source), filter presets and dashboard visits."""
+"""Seller fields (deal trust, trough, the 1yr average's source), filter presets and dashboard visits.
+
+The list's covering index now carries verification in its predicate and the seller's filter
+columns; 0003's database-only covering index (older predicate) is dropped in its favour.
+"""
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
+
+
+OLD_COVER = "deal_displayable_profit_cover_idx"
+
+
+def drop_old_cover(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP INDEX IF EXISTS {OLD_COVER}")
+
+
+def create_old_cover(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {OLD_COVER} ON deals_deal (profit_cents DESC, asin) "
+            "INCLUDE (sales_rank, margin_percent, roi_percent) WHERE quality = 'complete' "
+            "AND expired_at IS NULL AND profit_cents > 0 AND list_at_cents > 0 AND one_year_avg_cents > 0"
+        )
 
 
 class Migration(migrations.Migration):
@@ -190,4 +211,49 @@ class Migration(migrations.Migration):
                 models.F("user"), models.F("name"), name="filterpreset_user_name_unique"
             ),
         ),
+        migrations.AddIndex(
+            model_name="deal",
+            index=models.Index(
+                models.OrderBy(models.F("profit_cents"), descending=True),
+                models.F("asin"),
+                condition=models.Q(
+                    ("expired_at__isnull", True),
+                    ("list_at_cents__gt", 0),
+                    ("one_year_avg_cents__gt", 0),
+                    ("profit_cents__gt", 0),
+                    ("quality", "complete"),
+                    ("verification__in", ("estimate", "verified")),
+                    ("verification", "verified"),
+                ),
+                include=(
+                    "sales_rank",
+                    "margin_percent",
+                    "roi_percent",
+                    "percent_down",
+                    "sales_rank_drops_30",
+                    "deal_trust_percent",
+                    "seller_score",
+                    "amazon_sells",
+                    "fulfillment",
+                ),
+                name="deal_listed_profit_cover_idx",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="deal",
+            index=models.Index(
+                models.OrderBy(models.F("deal_trust_percent"), descending=True, nulls_last=True),
+                models.F("asin"),
+                condition=models.Q(
+                    ("expired_at__isnull", True),
+                    ("list_at_cents__gt", 0),
+                    ("one_year_avg_cents__gt", 0),
+                    ("profit_cents__gt", 0),
+                    ("quality", "complete"),
+                    ("verification__in", ("estimate", "verified")),
+                ),
+                name="deal_displayable_trust_idx",
+            ),
+        ),
+        migrations.RunPython(drop_old_cover, create_old_cover, elidable=False),
     ]
