@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deals.ingest import deal_fields
 from deals.keepa.analytics import analyse, div_half_even, infer_sales, remove_outliers
 from deals.keepa.facts import datetime_to_keepa_minutes, keepa_minutes_to_datetime
 from deals.keepa.product import parse_product
+from deals.models import AverageSource
 
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
 START = datetime(2023, 1, 1, tzinfo=UTC)
@@ -378,3 +380,19 @@ def test_any_json_yields_a_snapshot_and_an_analysis_with_reasons(raw):
         assert result.price_now_cents is not None and result.asin is not None
     else:
         assert all(isinstance(r, str) and r for r in result.incomplete_reasons)
+
+
+def test_the_deal_gets_trust_trough_and_the_averages_source_from_the_analysis():
+    sales = [(day(2025, m, 5), 2000 + 100 * m, "used") for m in (2, 4, 6)]
+    _asin, fields = deal_fields(book(sales=sales, used_now=900), now=NOW)
+    _asin, fallback = deal_fields(book(used_now=900, stats=stats_with(avg365={2: 2750})), now=NOW)
+
+    assert (fields["trough_season"], fields["expected_trough_cents"]) == ("February", 2200)
+    assert fields["deal_trust_percent"] == Decimal("100.00")
+    assert fields["one_year_avg_source"] == AverageSource.SALES
+    assert fallback["one_year_avg_source"] == AverageSource.KEEPA  # shown as an estimate
+    assert (fallback["trough_season"], fallback["expected_trough_cents"], fallback["deal_trust_percent"]) == (
+        "",
+        None,
+        None,
+    )
