@@ -505,7 +505,7 @@
       category.textContent = deal.category;
       titleCell.appendChild(category);
     }
-    if (tr.classList.contains("is-new")) titleCell.appendChild(badge("New", "badge-new", "Found since you last looked"));
+    if (tr.classList.contains("is-new")) titleCell.appendChild(badge("New", "badge-new", "New since your last visit"));
     if (deal.amazon_sells) titleCell.appendChild(badge("Amazon sells", "badge-amazon", "Amazon itself offers this product"));
 
     cell(tr, deal.condition || "—");
