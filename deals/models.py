@@ -390,12 +390,8 @@ class Deal(models.Model):
                     "fulfillment",
                 ],
             ),
-            models.Index(
-                F("deal_trust_percent").desc(nulls_last=True),
-                "asin",
-                name="deal_displayable_trust_idx",
-                condition=DISPLAYABLE,
-            ),
+            # Sorting by deal trust (DESC NULLS LAST) has a PostgreSQL-only index: SQLite
+            # refuses NULLS LAST in an index (migration 0010_seller_fields creates it).
             models.Index("fetched_at", name="deal_fetched_idx"),
         ]
 

@@ -27,6 +27,28 @@ def create_old_cover(apps, schema_editor):
         )
 
 
+TRUST_INDEX = "deal_displayable_trust_idx"
+DISPLAYABLE = (
+    "quality = 'complete' AND expired_at IS NULL AND profit_cents > 0 AND list_at_cents > 0 "
+    "AND one_year_avg_cents > 0 AND verification IN ('estimate', 'verified')"
+)
+
+
+def create_trust_index(apps, schema_editor):
+    """``ordering=-deal_trust_percent`` sorts DESC NULLS LAST, which SQLite cannot index: a
+    database-only index on PostgreSQL, as 0003's was."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {TRUST_INDEX} ON deals_deal "
+            f"(deal_trust_percent DESC NULLS LAST, asin) WHERE {DISPLAYABLE}"
+        )
+
+
+def drop_trust_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP INDEX IF EXISTS {TRUST_INDEX}")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("deals", "0009_business_costs"),
@@ -239,21 +261,6 @@ class Migration(migrations.Migration):
                 name="deal_listed_profit_cover_idx",
             ),
         ),
-        migrations.AddIndex(
-            model_name="deal",
-            index=models.Index(
-                models.OrderBy(models.F("deal_trust_percent"), descending=True, nulls_last=True),
-                models.F("asin"),
-                condition=models.Q(
-                    ("expired_at__isnull", True),
-                    ("list_at_cents__gt", 0),
-                    ("one_year_avg_cents__gt", 0),
-                    ("profit_cents__gt", 0),
-                    ("quality", "complete"),
-                    ("verification__in", ("estimate", "verified")),
-                ),
-                name="deal_displayable_trust_idx",
-            ),
-        ),
+        migrations.RunPython(create_trust_index, drop_trust_index, elidable=False),
         migrations.RunPython(drop_old_cover, create_old_cover, elidable=False),
     ]
