@@ -1,12 +1,14 @@
 """Latency of the dashboard's requests to ``/api/deals/`` at 1,000,000 deals on PostgreSQL.
 
-Loads a million deals (10% zombies of every kind; profits, ranks, prices and categories
-spread like real ones; PostgreSQL COPY) unless the table already holds them, VACUUM
+Loads a million deals (10% zombies of every kind; profits, ranks, prices, categories, deal
+trust and verifications spread like real ones; PostgreSQL COPY) unless the table already
+holds them, VACUUM
 ANALYZEs, then times each of the dashboard's typical requests through the real DRF view
 (``DealListView`` with an authenticated request: filters, ordering, the pagination COUNT,
 serialization and JSON rendering) next to the same page fetched by hand-written SQL
 (the same COUNT plus the page query, rows fetched through psycopg). Requests alternate
-between the two so a busy neighbour slows both alike. Goal: DRF p95 <= 30 ms, DRF/raw <= 3.
+between the two so a busy neighbour slows both alike. Goal: DRF p95 <= 30 ms, DRF/raw <= 2.5.
+It also prints the list's payload per deal (the response body over the deals in it).
 
     .venv/bin/python bench/api_latency.py [--requests 200] [--reload] [--explain]
 
@@ -45,13 +47,13 @@ from django.db import connection  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
 from deals.api.pagination import DealPagination  # noqa: E402
-from deals.api.serializers import SERIALIZED_COLUMNS  # noqa: E402
+from deals.api.serializers import LIST_COLUMNS  # noqa: E402
 from deals.api.views import DealListView  # noqa: E402
-from deals.models import Deal, Quality  # noqa: E402
+from deals.models import AverageSource, Deal, Fulfillment, Quality, Verification  # noqa: E402
 from deals.pricing import BusinessRules, compute_costs, percent_below  # noqa: E402
 
 GOAL_P95_MS = 30.0
-GOAL_RATIO = 3.0
+GOAL_RATIO = 2.5
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 PAGE_SIZE = 25  # what the dashboard asks for by default
 
@@ -122,11 +124,45 @@ COLUMNS = (
     "repair_attempts",
     "expired_at",
     "expired_reason",
+    "one_year_avg_source",
+    "trough_season",
+    "expected_trough_cents",
+    "deal_trust_percent",
+    "verification",
+    "verification_reason",
+    "checked_at",
+    "verified_at",
+    "checked_used_price_cents",
+    "buy_price_cents",
+    "shipping_cents",
+    "condition_code",
+    "fulfillment",
+    "seller_id",
+    "seller_name",
+    "seller_score",
+    "live_used_offers",
 )
 DISPLAYABLE_SQL = (
     "quality = 'complete' AND expired_at IS NULL AND profit_cents > 0 "
-    "AND list_at_cents > 0 AND one_year_avg_cents > 0"
+    "AND list_at_cents > 0 AND one_year_avg_cents > 0 AND verification IN ('estimate', 'verified')"
 )
+#: What the list shows unless ``verified=false``: deals a live offer confirms.
+LISTED_SQL = f"{DISPLAYABLE_SQL} AND verification = 'verified'"
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+CONDITIONS = {2: "Used - Like New", 3: "Used - Very Good", 4: "Used - Good", 5: "Used - Acceptable"}
 
 
 # --- data ------------------------------------------------------------------------------
@@ -182,12 +218,15 @@ def deal_rows(count: int, seed: int = 2):
         fetched = keepa_updated + timedelta(seconds=rng.randint(0, 3600))
         created = fetched - timedelta(seconds=rng.randint(0, 90 * 86400))
         rank = None if rng.random() < 0.02 else int(math.exp(rng.uniform(0, math.log(5_000_000))))
+        trust = None if rng.random() < 0.1 else Decimal(int(10000 * math.sqrt(rng.random()))) / 100
+        checked = fetched + timedelta(seconds=rng.randint(0, 3600))
+        fulfillment = rng.choices([Fulfillment.FBA, Fulfillment.MFN, Fulfillment.AMAZON], [60, 35, 5])[0]
+        condition_code = rng.randint(2, 5)
         row = {
             "asin": f"B{i:09d}" if i % 3 else f"{i:010d}",
             "title": f"Used copy {i}: {rng.choice(category_names)} title",
             "category": rng.choices(category_names, category_weights)[0],
             "binding": "Paperback",
-            "condition": "Used",
             "sales_rank": rank,
             "sales_rank_drops_30": rng.randint(0, 60),
             "used_offer_count": rng.randint(1, 80),
@@ -216,7 +255,45 @@ def deal_rows(count: int, seed: int = 2):
             "repair_attempts": 0,
             "expired_at": None,
             "expired_reason": "",
+            "one_year_avg_source": AverageSource.KEEPA if rng.random() < 0.15 else AverageSource.SALES,
+            "trough_season": rng.choice(MONTHS),
+            "expected_trough_cents": max(100, int(price_now * rng.uniform(0.7, 1.2))),
+            "deal_trust_percent": trust,
+            # 70% verified at Keepa's used price (so the money above stays the offer's), the
+            # rest estimates not yet checked and a few with no acceptable offer.
+            "verification": Verification.VERIFIED,
+            "verification_reason": "",
+            "checked_at": checked,
+            "verified_at": checked,
+            "checked_used_price_cents": price_now,
+            "buy_price_cents": price_now,
+            "shipping_cents": 0 if fulfillment != Fulfillment.MFN else min(399, price_now),
+            "condition_code": condition_code,
+            "condition": CONDITIONS[condition_code],
+            "fulfillment": fulfillment,
+            "seller_id": f"A{rng.randint(0, 50_000):012d}",
+            "seller_name": f"Seller {rng.randint(0, 50_000)}",
+            "seller_score": Decimal(rng.randint(30, 100)) / 10,
+            "live_used_offers": rng.randint(1, 40),
         }
+        verification = rng.random()
+        if verification >= 0.7:
+            unverified = (
+                "verified_at",
+                "checked_used_price_cents",
+                "buy_price_cents",
+                "shipping_cents",
+                "condition_code",
+                "seller_score",
+                "live_used_offers",
+            )
+            row.update(
+                dict.fromkeys(unverified), seller_id="", seller_name="", fulfillment="", condition="Used"
+            )
+            if verification < 0.95:
+                row.update(verification=Verification.ESTIMATE, checked_at=None)
+            else:
+                row.update(verification=Verification.NO_OFFER, verification_reason="no acceptable offer")
         if kind in ("no_list_at", "no_average"):
             derived = (
                 "all_in_cost_cents",
@@ -285,18 +362,45 @@ REQUESTS = [
         "profit_cents DESC, asin",
         1,
     ),
-    ("page 200 (-profit)", {}, "", [], "profit_cents DESC, asin", 200),
     (
         "preset optimal",
-        {"min_profit_cents": "4500", "min_roi": "20", "max_sales_rank": "1000000"},
-        " AND profit_cents >= %s AND roi_percent >= %s AND sales_rank <= %s",
-        [4500, Decimal("20.00"), 1000000],
+        {
+            "min_profit_cents": "4500",
+            "min_roi": "20",
+            "max_sales_rank": "1000000",
+            "min_drops_30": "2",
+            "min_deal_trust": "70",
+            "min_seller_score": "5",
+            "min_percent_down": "10",
+            "hide_amazon": "true",
+        },
+        " AND profit_cents >= %s AND roi_percent >= %s AND sales_rank <= %s AND sales_rank_drops_30 >= %s"
+        " AND deal_trust_percent >= %s AND seller_score >= %s AND percent_down >= %s"
+        " AND NOT amazon_sells AND fulfillment <> %s",
+        [4500, Decimal("20.00"), 1000000, 2, Decimal("70.00"), Decimal("5.0"), Decimal("10.00"), "Amazon"],
         "profit_cents DESC, asin",
         1,
     ),
+    (
+        "drops>=5 & trust>=80 & 30% down",
+        {"min_drops_30": "5", "min_deal_trust": "80", "min_percent_down": "30"},
+        " AND sales_rank_drops_30 >= %s AND deal_trust_percent >= %s AND percent_down >= %s",
+        [5, Decimal("80.00"), Decimal("30.00")],
+        "profit_cents DESC, asin",
+        1,
+    ),
+    ("page 200 (-profit)", {}, "", [], "profit_cents DESC, asin", 200),
     ("sorted by rank", {"ordering": "sales_rank"}, "", [], "sales_rank ASC NULLS LAST, asin", 1),
+    (
+        "sorted by trust",
+        {"ordering": "-deal_trust_percent"},
+        "",
+        [],
+        "deal_trust_percent DESC NULLS LAST, asin",
+        1,
+    ),
 ]
-GOAL_ROWS = 3  # the issue's three requests; the other rows are for information
+GOAL_ROWS = 4  # the default page and the filters a seller uses; the other rows are for information
 
 
 class RawSQL:
@@ -306,9 +410,9 @@ class RawSQL:
     estimate. ``exact`` is the full COUNT(*) DRF's stock paginator would run instead."""
 
     def __init__(self, where: str, params: list, order: str, page: int):
-        table, matches = Deal._meta.db_table, f"WHERE {DISPLAYABLE_SQL}{where}"
+        table, matches = Deal._meta.db_table, f"WHERE {LISTED_SQL}{where}"
         self.params, self.offset = params, (page - 1) * PAGE_SIZE
-        columns = ", ".join(SERIALIZED_COLUMNS)
+        columns = ", ".join(LIST_COLUMNS)
         self.page_sql = f"SELECT {columns} FROM {table} {matches} ORDER BY {order} LIMIT %s OFFSET %s"
         self.keys_sql = f"SELECT asin FROM {table} {matches} ORDER BY {order} LIMIT %s OFFSET %s"
         self.by_keys_sql = f"SELECT {columns} FROM {table} {matches} AND asin = ANY(%s)"
@@ -374,10 +478,13 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {Deal._meta.db_table} WHERE {DISPLAYABLE_SQL}")
         shown = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {Deal._meta.db_table} WHERE {LISTED_SQL}")
+        listed = cursor.fetchone()[0]
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
     print(
-        f"{args.rows:,} deals, {shown:,} displayable; PostgreSQL {version}; {args.requests} requests each\n"
+        f"{args.rows:,} deals, {shown:,} displayable, {listed:,} of them verified (listed by default); "
+        f"PostgreSQL {version}; {args.requests} requests each\n"
     )
 
     user, _ = get_user_model().objects.get_or_create(username="bench-api-latency")
@@ -404,10 +511,13 @@ def main() -> None:
     )
     lines = [header, "-" * len(header)]
     verdicts = []
+    payloads: list[tuple[str, int, int]] = []
     for label, query, where, params, order, page in REQUESTS:
         query = {**query, "page_size": str(PAGE_SIZE), **({"page": str(page)} if page > 1 else {})}
         raw = RawSQL(where, params, order, page)
-        body = json.loads(drf(query).content)
+        content = drf(query).content
+        body = json.loads(content)
+        payloads.append((label, len(content), len(body["results"])))
         assert [d["asin"] for d in body["results"]] == [row[0] for row in raw.page()], label  # same page
         matches = raw.exact()
         if args.explain:
@@ -438,6 +548,14 @@ def main() -> None:
         "COUNT(*) = the exact count DRF's\nstock paginator would add to every request."
     )
 
+    print(
+        "List payload: "
+        + "; ".join(
+            f"{label} {size:,} B for {n} deals = {size / n:,.0f} B a deal" for label, size, n in payloads[:1]
+        )
+        + f" (page size {PAGE_SIZE}; the body, count and links included)"
+    )
+
     def verdict(index: int, goal: float, what: str) -> str:
         label, value = max(((row[0], row[index]) for row in verdicts), key=lambda pair: pair[1])
         return f"{what} {'met' if value <= goal else 'MISSED'} (worst {value:.2f}, {label})"
@@ -447,8 +565,8 @@ def main() -> None:
         + "; ".join(
             (
                 verdict(1, GOAL_P95_MS, f"DRF p95 <= {GOAL_P95_MS:.0f} ms"),
-                verdict(2, GOAL_RATIO, f"ratio p50 <= {GOAL_RATIO:.0f}"),
-                verdict(3, GOAL_RATIO, f"ratio p95 <= {GOAL_RATIO:.0f}"),
+                verdict(2, GOAL_RATIO, f"ratio p50 <= {GOAL_RATIO}"),
+                verdict(3, GOAL_RATIO, f"ratio p95 <= {GOAL_RATIO}"),
             )
         )
     )

@@ -231,7 +231,14 @@ class DealAdmin(AuditedHistoryAdmin):
         ),
         (
             "Prices (edit in dollars)",
-            {"fields": ("price_now_cents", "one_year_avg_cents", "percent_down_display")},
+            {
+                "fields": (
+                    "price_now_cents",
+                    "one_year_avg_cents",
+                    "one_year_avg_source",
+                    "percent_down_display",
+                )
+            },
         ),
         (
             "List at (the override wins over the computed value until cleared)",
@@ -302,6 +309,9 @@ class DealAdmin(AuditedHistoryAdmin):
                     "sales_rank_drops_30",
                     "used_offer_count",
                     "peak_season",
+                    "trough_season",
+                    "expected_trough",
+                    "deal_trust_percent",
                     "category_id",
                     "used_price_history",
                 ),
@@ -312,6 +322,7 @@ class DealAdmin(AuditedHistoryAdmin):
 
     price_now = _money("price_now_cents", "price now")
     one_year_avg = _money("one_year_avg_cents", "1yr avg")
+    expected_trough = _money("expected_trough_cents", "expected trough")
     list_at_computed = _money("list_at_computed_cents", "List at, computed")
     list_at_effective = _money("list_at_cents", "List at (effective)")
     profit = _money("profit_cents", "profit")

@@ -15,7 +15,10 @@ from deals import services
 from deals.keepa.analytics import analyse
 from deals.keepa.facts import ROOT_CATEGORY_NAMES
 from deals.keepa.product import parse_product
-from deals.models import Deal
+from deals.models import AverageSource, Deal
+
+#: analytics' name for where the 1yr average came from -> the stored choice.
+AVERAGE_SOURCES = {"sales": AverageSource.SALES, "stats.avg365": AverageSource.KEEPA}
 
 
 def fetch_products(client, asins: Sequence[str], *, offers: int | None = None):
@@ -40,9 +43,13 @@ def deal_fields(raw: object, *, now: datetime) -> tuple[str | None, dict]:
         "sales_rank_drops_30": analysis.sales_rank_drops_30,
         "used_offer_count": analysis.used_offer_count,
         "peak_season": analysis.peak_season or "",
+        "trough_season": analysis.trough_season or "",
+        "expected_trough_cents": analysis.expected_trough_cents,
+        "deal_trust_percent": analysis.deal_trust_percent,
         "amazon_sells": analysis.amazon_sells,
         "price_now_cents": analysis.price_now_cents,
         "one_year_avg_cents": analysis.one_year_avg_cents,
+        "one_year_avg_source": AVERAGE_SOURCES.get(analysis.one_year_avg_source, ""),
         "list_at_cents": analysis.list_at_cents,
         "list_at_suspicious": analysis.list_at_suspicious,
         "fba_fee_cents": analysis.fba_fee_cents,

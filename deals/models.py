@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -38,6 +39,14 @@ class Verification(models.TextChoices):
     NO_OFFER = "no_offer", "No acceptable offer"
 
 
+class AverageSource(models.TextChoices):
+    """Where the 1yr average came from: the sales inferred from the history, or, without a
+    sale in the year, Keepa's 365-day Used listing average (shown as an estimate)."""
+
+    SALES = "sales", "Inferred sales"
+    KEEPA = "keepa", "Estimate (Keepa's listing average)"
+
+
 class Fulfillment(models.TextChoices):
     FBA = "FBA", "Fulfilled by Amazon"
     MFN = "MFN", "Merchant fulfilled"
@@ -56,6 +65,10 @@ DISPLAYABLE = Q(
     price_now_cents__gt=0,
     verification__in=(Verification.ESTIMATE, Verification.VERIFIED),
 ) & (Q(verification=Verification.ESTIMATE) | Q(buy_price_cents__gt=0))
+
+
+#: What the list shows unless asked for estimates too: displayable and confirmed by an offer.
+LISTED = DISPLAYABLE & Q(verification=Verification.VERIFIED)
 
 
 class DealQuerySet(models.QuerySet):
@@ -142,6 +155,7 @@ class Deal(models.Model):
 
     Quality = Quality
     Verification = Verification
+    AverageSource = AverageSource
     Fulfillment = Fulfillment
 
     asin = models.CharField("ASIN", max_length=10, unique=True)
@@ -154,10 +168,27 @@ class Deal(models.Model):
     sales_rank_drops_30 = models.PositiveIntegerField("rank drops (30 d)", null=True, blank=True)
     used_offer_count = models.PositiveIntegerField(null=True, blank=True)
     peak_season = models.CharField(max_length=20, blank=True)
+    trough_season = models.CharField(
+        max_length=20, blank=True, help_text="The month the inferred sales were cheapest: the time to buy."
+    )
+    expected_trough_cents = models.BigIntegerField(
+        "expected trough (¢)", null=True, blank=True, help_text="The median sale price in the trough month."
+    )
+    deal_trust_percent = models.DecimalField(
+        "deal trust %",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Share of offer-count drops a sales-rank drop confirmed as a sale (two years).",
+    )
     amazon_sells = models.BooleanField(default=False, help_text="Amazon itself offers the product.")
 
     price_now_cents = models.BigIntegerField("price now (¢)", null=True, blank=True)
     one_year_avg_cents = models.BigIntegerField("1yr avg (¢)", null=True, blank=True)
+    one_year_avg_source = models.CharField(
+        "1yr avg source", max_length=5, choices=AverageSource.choices, blank=True
+    )
     list_at_cents = models.BigIntegerField("List at (¢)", null=True, blank=True)
     list_at_computed_cents = models.BigIntegerField("List at, computed (¢)", null=True, blank=True)
     list_at_override_cents = models.BigIntegerField(
@@ -259,6 +290,14 @@ class Deal(models.Model):
                 one_year_avg_cents="1yr avg",
                 list_at_computed_cents="List at, computed",
                 min_list_price_cents="Minimum listing price",
+                expected_trough_cents="Expected trough",
+            ),
+            FieldCheckConstraint(
+                condition=Q(deal_trust_percent__isnull=True)
+                | Q(deal_trust_percent__gte=0, deal_trust_percent__lte=100),
+                name="deal_deal_trust_percent_range",
+                violation_error_message="Deal trust must be between 0 and 100 percent.",
+                field="deal_trust_percent",
             ),
             FieldCheckConstraint(  # the computed List at has its own rule: $0 here is an override
                 condition=Q(list_at_cents__isnull=True) | Q(list_at_cents__gt=0),
@@ -342,6 +381,30 @@ class Deal(models.Model):
             ),
             models.Index("sales_rank", "asin", name="deal_displayable_rank_idx", condition=DISPLAYABLE),
             models.Index("quality", "next_repair_at", name="deal_repair_idx"),
+            # "New since your last visit": displayable deals created after a moment.
+            models.Index("created_at", name="deal_displayable_created_idx", condition=DISPLAYABLE),
+            # What the list shows by default (verified), best profit first, with every column a
+            # seller filters on: the API's bounded count is an index-only scan whatever the
+            # filters (it replaces 0003's covering index, whose predicate predates verification).
+            models.Index(
+                F("profit_cents").desc(),
+                "asin",
+                name="deal_listed_profit_cover_idx",
+                condition=LISTED,
+                include=[
+                    "sales_rank",
+                    "margin_percent",
+                    "roi_percent",
+                    "percent_down",
+                    "sales_rank_drops_30",
+                    "deal_trust_percent",
+                    "seller_score",
+                    "amazon_sells",
+                    "fulfillment",
+                ],
+            ),
+            # Sorting by deal trust (DESC NULLS LAST) has a PostgreSQL-only index: SQLite
+            # refuses NULLS LAST in an index (migration 0010_seller_fields creates it).
             models.Index("fetched_at", name="deal_fetched_idx"),
         ]
 
@@ -644,3 +707,38 @@ class JobRun(models.Model):
     def processed_text(self) -> str:
         """``processed`` with what it counts: "22 candidates queued", "5 deals written"."""
         return f"{self.processed} {self.COUNTS.get(self.kind, 'processed')}"
+
+
+class FilterPreset(models.Model):
+    """A seller's named set of dashboard filters, kept on the server so it follows the user
+    from browser to browser. ``params`` are the list API's query parameters, validated by
+    the same ``DealFilter`` (deals/presets.py) before they are stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="filter_presets"
+    )
+    name = models.CharField(max_length=100)
+    params = models.JSONField(default=dict, help_text="Query parameters of /api/deals/, as strings.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint("user", "name", name="filterpreset_user_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+
+class DashboardVisit(models.Model):
+    """When a user last looked at the deals: ``since`` is the baseline "new deals" count from
+    (the end of their previous visit), ``last_seen_at`` their latest page load."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dashboard_visit"
+    )
+    since = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.since:%Y-%m-%d %H:%M}"

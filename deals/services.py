@@ -26,7 +26,13 @@ from deals.pricing import BusinessRules, compute_costs, percent_below
 from deals.recalc import COSTS_OVER_FLOOR, NO_AVERAGE, NO_LIST_AT, NO_PRICE, OWN_REASONS
 from tokens.clock import get_clock
 
-PRICE_INPUTS = ("price_now_cents", "one_year_avg_cents", "list_at_cents", "fba_fee_cents")
+PRICE_INPUTS = (
+    "price_now_cents",
+    "one_year_avg_cents",
+    "list_at_cents",
+    "fba_fee_cents",
+    "expected_trough_cents",
+)
 PLAIN_INPUTS = (
     "title",
     "category",
@@ -37,6 +43,9 @@ PLAIN_INPUTS = (
     "sales_rank_drops_30",
     "used_offer_count",
     "peak_season",
+    "trough_season",
+    "deal_trust_percent",
+    "one_year_avg_source",
     "amazon_sells",
     "list_at_suspicious",
     "referral_percent",
@@ -188,11 +197,13 @@ def upsert_deal(
             value = inputs[name]
             if name == "referral_percent":
                 value = _referral(value)
-            elif name in {"title", "category", "binding", "peak_season", "condition"}:
+            elif name in {"title", "category", "binding", "peak_season", "trough_season", "condition"}:
                 value = (value or "")[: Deal._meta.get_field(name).max_length]
             setattr(deal, name, value)
     if deal.price_now_cents == 0:
         deal.price_now_cents = None  # Keepa's zero is "no offer", never a free book
+    if deal.expected_trough_cents == 0:
+        deal.expected_trough_cents = None  # a month of free sales is no price to expect
     if inputs.get("fetched_at") is not None:
         deal.expired_at, deal.expired_reason = None, ""  # fresh data revives a stale deal
     if deal.verification == Verification.NO_OFFER and deal.price_now_cents != deal.checked_used_price_cents:

@@ -1,7 +1,8 @@
 """The dashboard page: a shell the browser fills from ``/api/deals/`` and ``/api/tokens/status/``.
 
 The view renders no deal itself, so the page can only ever show what the API (and its one
-zombie rule) returns; it hands the script the URLs and the server's clock.
+zombie rule) returns; it hands the script the URLs, the server's clock and the built-in
+presets, and records the visit that "new since your last visit" counts from.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
+from deals import visits
 from deals.models import Deal
+from deals.presets import BUILT_IN
+from tokens.clock import get_clock
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -24,6 +28,7 @@ def dashboard(request):
         .values_list("category", flat=True)
         .distinct()[:200]
     )
+    visit = visits.record_visit(request.user, now=get_clock().now())
     return render(
         request,
         "deals/dashboard.html",
@@ -31,5 +36,7 @@ def dashboard(request):
             "categories": list(categories),
             "page_sizes": PAGE_SIZES,
             "server_now": timezone.now().isoformat(),
+            "new_since": visit.since.isoformat(),
+            "built_in_presets": BUILT_IN,
         },
     )

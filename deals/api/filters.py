@@ -35,6 +35,8 @@ ORDERING_FIELDS = (
     "roi_percent",
     "percent_down",
     "sales_rank",
+    "sales_rank_drops_30",
+    "deal_trust_percent",
     "one_year_avg_cents",
     "price_now_cents",
     "all_in_cost_cents",
@@ -136,6 +138,15 @@ class RankAtMostFilter(django_filters.Filter):
         super().__init__(*args, min_value=0, max_value=RANK_LIMIT, **kwargs)
 
 
+class CountAtLeastFilter(django_filters.Filter):
+    field_class = WholeNumberField
+    schema = {"type": "integer", "minimum": 0, "maximum": RANK_LIMIT}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("lookup_expr", "gte")
+        super().__init__(*args, min_value=0, max_value=RANK_LIMIT, **kwargs)
+
+
 class PercentAtLeastFilter(django_filters.Filter):
     """``field >= value``; NaN and Infinity are refused by the form field, and the value is
     rounded up to the column's step (same rows, and never more digits than the column takes:
@@ -159,6 +170,12 @@ class ScoreAtLeastFilter(PercentAtLeastFilter):
     """A seller score: 0 to 10 with one decimal."""
 
     low, high, step = 0, 10, Decimal("0.1")
+
+
+class ShareAtLeastFilter(PercentAtLeastFilter):
+    """A share of a whole: 0 to 100 percent, two decimals."""
+
+    low, high = 0, 100
 
 
 #: ``exclude_conditions`` names: an offer's condition as a seller speaks of it.
@@ -246,6 +263,25 @@ class DealFilter(django_filters.FilterSet):
             help_text="Sales rank at most this (1 is best); deals without a rank drop out.",
         )
     )
+    min_percent_down = documented(
+        PercentAtLeastFilter(
+            field_name="percent_down",
+            help_text="Used price now at least this percentage below the 1yr average.",
+        )
+    )
+    min_drops_30 = documented(
+        CountAtLeastFilter(
+            field_name="sales_rank_drops_30",
+            help_text="At least this many sales-rank drops (sales) in the last 30 days.",
+        )
+    )
+    min_deal_trust = documented(
+        ShareAtLeastFilter(
+            field_name="deal_trust_percent",
+            help_text="Deal trust (0 to 100: the share of offer-count drops confirmed as sales) at "
+            "least this; deals without one (not yet refreshed, or no drop) drop out.",
+        )
+    )
     category = documented(
         TextFilter(field_name="category", lookup_expr="iexact", help_text="Exact category, any case.")
     )
@@ -260,7 +296,9 @@ class DealFilter(django_filters.FilterSet):
     )
     hide_amazon = documented(
         StrictBooleanFilter(
-            method="filter_hide_amazon", help_text="true leaves out products Amazon itself sells."
+            method="filter_hide_amazon",
+            help_text="true leaves out products Amazon itself sells (an Amazon offer on the listing, or "
+            "Amazon as the verified offer's seller).",
         )
     )
     suspicious = documented(
@@ -320,7 +358,9 @@ class DealFilter(django_filters.FilterSet):
         return queryset.filter(Q(asin__icontains=value) | Q(title__icontains=value))
 
     def filter_hide_amazon(self, queryset, name, value):
-        return queryset.filter(amazon_sells=False) if value else queryset
+        if not value:
+            return queryset
+        return queryset.filter(amazon_sells=False).exclude(fulfillment=Fulfillment.AMAZON)
 
     def filter_ordering(self, queryset, name, value):
         return order_by(queryset, value)

@@ -1,22 +1,37 @@
-"""``GET /api/deals/`` and ``GET /api/deals/<asin>/``: displayable deals only.
+"""``GET /api/deals/`` and ``GET /api/deals/<asin>/``: displayable deals only; and what
+belongs to the signed-in user: their filter presets and their "new since last visit" count.
 
-Both start from ``Deal.objects.displayable()`` (the one zombie rule), so a zombie is never
-listed and its detail answers 404. Session and token authentication, signed-in users only
-(the project's DRF defaults).
+The deals start from ``Deal.objects.displayable()`` (the one zombie rule), so a zombie is
+never listed and its detail answers 404. The list is lean (the table's columns and a short
+sparkline); the detail carries every figure and the price history. Session and token
+authentication, signed-in users only (the project's DRF defaults).
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
+from deals import presets, visits
 from deals.api.filters import DEFAULT_ORDERING, DealFilter, order_by
 from deals.api.pagination import DealPagination
-from deals.api.serializers import SERIALIZED_COLUMNS, DealSerializer
+from deals.api.serializers import (
+    DETAIL_COLUMNS,
+    LIST_COLUMNS,
+    DealListSerializer,
+    DealSerializer,
+    FilterPresetSerializer,
+)
 from deals.keepa.facts import ASIN_PATTERN
-from deals.models import Deal
+from deals.models import Deal, FilterPreset
+from tokens.clock import get_clock
 
 DETAIL_SCHEMA = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
 FIELD_ERRORS_SCHEMA = {
@@ -43,22 +58,27 @@ class EmptyMeansAbsentSchema(AutoSchema):
         return parameters
 
 
-def displayable_deals():
-    return Deal.objects.displayable().only(*SERIALIZED_COLUMNS)
+def displayable_deals(columns=DETAIL_COLUMNS):
+    return Deal.objects.displayable().only(*columns)
 
 
 class DealListView(generics.ListAPIView):
-    serializer_class = DealSerializer
+    serializer_class = DealListSerializer
     filterset_class = DealFilter
     pagination_class = DealPagination
     schema = EmptyMeansAbsentSchema()
 
     def get_queryset(self):
-        return order_by(displayable_deals(), DEFAULT_ORDERING)
+        return order_by(displayable_deals(LIST_COLUMNS), DEFAULT_ORDERING)
 
     @extend_schema(
-        summary="Displayable deals, best profit first",
-        responses={200: DealSerializer(many=True), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN, 404: NOT_FOUND},
+        summary="Displayable deals, best profit first: the table's columns (the detail has the rest)",
+        responses={
+            200: DealListSerializer(many=True),
+            400: BAD_PARAMETER,
+            403: NOT_SIGNED_IN,
+            404: NOT_FOUND,
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -91,3 +111,110 @@ class DealDetailView(generics.RetrieveAPIView):
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+NEW_DEALS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "since": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": "The end of your previous visit (or when you last marked deals seen); "
+            "null before your first visit to the dashboard.",
+        },
+        "count": {"type": "integer", "description": "Matching deals created since then."},
+        "count_exact": {"type": "boolean", "description": f"false: more than {visits.COUNT_LIMIT}."},
+    },
+    "required": ["since", "count", "count_exact"],
+}
+
+
+class NewDealsView(generics.GenericAPIView):
+    """How many displayable deals matching the filters arrived since the user's last visit."""
+
+    filterset_class = DealFilter
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = None
+    schema = EmptyMeansAbsentSchema()
+
+    def get_queryset(self):
+        return Deal.objects.displayable()
+
+    def answer(self, since) -> Response:
+        count, exact = visits.count_new(self.filter_queryset(self.get_queryset()), since)
+        return Response({"since": since, "count": count, "count_exact": exact})
+
+    @extend_schema(
+        summary="Deals new since your last visit that match these filters",
+        responses={200: OpenApiResponse(NEW_DEALS_SCHEMA), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN},
+    )
+    def get(self, request, *args, **kwargs):
+        return self.answer(visits.baseline(request.user))
+
+    @extend_schema(
+        summary="Mark every deal seen: the count starts again from now",
+        request=None,
+        responses={200: OpenApiResponse(NEW_DEALS_SCHEMA), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN},
+    )
+    def post(self, request, *args, **kwargs):
+        visit = visits.mark_seen(request.user, now=get_clock().now())
+        return self.answer(visit.since)
+
+
+def _saved(request, serializer, preset=None) -> FilterPreset:
+    """Through the one preset rule (``presets.save_preset``): errors come back keyed by the
+    field or the filter parameter at fault."""
+    serializer.is_valid(raise_exception=True)
+    try:
+        return presets.save_preset(
+            request.user,
+            name=serializer.validated_data.get("name", getattr(preset, "name", "")),
+            params=serializer.validated_data.get("params", getattr(preset, "params", {})),
+            now=get_clock().now(),
+            preset=preset,
+        )
+    except DjangoValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+
+
+class FilterPresetListView(generics.ListCreateAPIView):
+    """The signed-in user's saved filter presets (nobody else's)."""
+
+    serializer_class = FilterPresetSerializer
+    filter_backends: list = []
+    pagination_class = None
+
+    def get_queryset(self):
+        return FilterPreset.objects.filter(user=self.request.user)
+
+    @extend_schema(summary="Your saved filter presets", responses={200: FilterPresetSerializer(many=True)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Save the filters as a new preset",
+        responses={201: FilterPresetSerializer, 400: BAD_PARAMETER, 403: NOT_SIGNED_IN},
+    )
+    def post(self, request, *args, **kwargs):
+        preset = _saved(request, self.get_serializer(data=request.data))
+        return Response(self.get_serializer(preset).data, status=status.HTTP_201_CREATED)
+
+
+class FilterPresetDetailView(generics.RetrieveUpdateDestroyAPIView):
+    """One of the user's presets; another user's answers 404, as if it did not exist."""
+
+    serializer_class = FilterPresetSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return FilterPreset.objects.filter(user=self.request.user)
+
+    def get_object(self):
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+
+    def update(self, request, *args, **kwargs):
+        preset = self.get_object()
+        partial = kwargs.get("partial", False)
+        preset = _saved(request, self.get_serializer(preset, data=request.data, partial=partial), preset)
+        return Response(self.get_serializer(preset).data)

@@ -18,6 +18,14 @@ of the lowest of Amazon's current, 180-day and 365-day average prices (those tha
 Above $1,500 it is rejected (incomplete, with the reason); above 3x the current Used price it
 is flagged suspicious. There is no fallback to listing averages.
 
+**Trough** (the time to buy): of the same months, the one with the lowest median (ties: more
+sales, then the earlier month) and that median; none with fewer than 3 sales, as for the peak.
+
+**Deal trust** (the predecessor's "Deal Trust"): of the offer-count drops of the last two
+years (New and Used), the percentage a sales-rank drop confirmed as a sale; none without a
+drop. A high share means the offer counts move because copies sell, not because sellers
+withdraw them.
+
 Money is integer cents. Every division (means, even-count medians, the 90% cap) rounds
 half to even, to the cent.
 """
@@ -30,7 +38,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from functools import lru_cache
 
@@ -121,6 +129,9 @@ class ProductAnalysis:
     amazon_ceiling_cents: int | None
     price_now_cents: int | None
     peak_season: str | None
+    trough_season: str | None
+    expected_trough_cents: int | None
+    deal_trust_percent: Decimal | None
     sales_rank: int | None
     sales_rank_drops_30: int | None
     used_offer_count: int | None
@@ -141,20 +152,40 @@ class ProductAnalysis:
 
 def infer_sales(snapshot: ProductSnapshot, now_minutes: int) -> list[InferredSale]:
     """Offer-count drops confirmed by a rank drop within 240 h, in the last two years."""
+    return _sales_of(offer_count_drops(snapshot, now_minutes))
+
+
+def _sales_of(drops: list[OfferCountDrop]) -> list[InferredSale]:
+    sales = [
+        InferredSale(drop.at_minutes, drop.price_cents, drop.condition)
+        for drop in drops
+        if drop.confirmed and drop.price_cents
+    ]
+    sales.sort(key=lambda s: s.at_minutes)
+    return sales
+
+
+@dataclass(frozen=True)
+class OfferCountDrop:
+    at_minutes: int
+    condition: str  # "new" or "used"
+    confirmed: bool  # a sales-rank drop followed within 240 h
+    price_cents: int | None  # the listing price just before; None when Keepa had none
+
+
+def offer_count_drops(snapshot: ProductSnapshot, now_minutes: int) -> list[OfferCountDrop]:
+    """Every New and Used offer-count drop of the last two years, confirmed or not: the
+    sales are the confirmed ones with a price, the deal trust their share of all."""
     rank = snapshot.slot(SALES)
     rank_values = rank.values
     drop_times = [
         rank.times[j] for j in range(1, len(rank_values)) if 0 < rank_values[j] < rank_values[j - 1]
     ]
-    if not drop_times:
-        return []
     since = now_minutes - SALES_LOOKBACK
-    sales = []
+    drops = []
     for count_slot, price_slot, condition in ((COUNT_USED, USED, "used"), (COUNT_NEW, NEW, "new")):
         counts, prices = snapshot.slot(count_slot), snapshot.slot(price_slot)
         times, values = counts.times, counts.values
-        if not prices.times:
-            continue
         for j in range(max(1, bisect_left(times, since)), len(times)):
             before, after = values[j - 1], values[j]
             if not 0 <= after < before:
@@ -163,15 +194,21 @@ def infer_sales(snapshot: ProductSnapshot, now_minutes: int) -> list[InferredSal
             if at > now_minutes:
                 break
             k = bisect_left(drop_times, at)
-            if k == len(drop_times) or drop_times[k] > at + CONFIRM_WINDOW:
-                continue
+            confirmed = k < len(drop_times) and drop_times[k] <= at + CONFIRM_WINDOW
             i = bisect_left(prices.times, at) - 1
             if i < 0:
                 i = bisect_right(prices.times, at) - 1
-            if i >= 0 and prices.values[i] > 0:
-                sales.append(InferredSale(at, prices.values[i], condition))
-    sales.sort(key=lambda s: s.at_minutes)
-    return sales
+            price = prices.values[i] if i >= 0 and prices.values[i] > 0 else None
+            drops.append(OfferCountDrop(at, condition, confirmed, price))
+    return drops
+
+
+def deal_trust(drops: list[OfferCountDrop]) -> Decimal | None:
+    """Confirmed drops as a percentage of all, to the cent of a percent (half to even)."""
+    if not drops:
+        return None
+    confirmed = sum(1 for drop in drops if drop.confirmed)
+    return (Decimal(100 * confirmed) / len(drops)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 
 def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
@@ -181,7 +218,8 @@ def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
         reasons.append("the product has no ASIN")
     stats = snapshot.stats
 
-    sales = infer_sales(snapshot, now_minutes)
+    drops = offer_count_drops(snapshot, now_minutes)
+    sales = _sales_of(drops)
     _kept, removed = remove_outliers([s.price_cents for s in sales])
     removed_left = Counter(removed)
     clean: list[InferredSale] = []
@@ -207,6 +245,7 @@ def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
         reasons.append("no current Used price")
 
     list_at, peak_season = _list_at_from_sales(clean)
+    trough_season, trough_cents = _trough(clean)
     if list_at is None:
         reasons.append("no inferred sale in the last two years: no List at")
     ceiling = _amazon_ceiling(snapshot)
@@ -232,6 +271,9 @@ def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
         amazon_ceiling_cents=ceiling,
         price_now_cents=price_now,
         peak_season=peak_season,
+        trough_season=trough_season,
+        expected_trough_cents=trough_cents,
+        deal_trust_percent=deal_trust(drops),
         sales_rank=snapshot.sales_rank or None,
         sales_rank_drops_30=drops_30,
         used_offer_count=snapshot.used_offer_count,
@@ -262,6 +304,18 @@ def _list_at_from_sales(clean: list[InferredSale]) -> tuple[int | None, str | No
     counts = Counter(prices).most_common()
     single_mode = len(counts) == 1 or counts[0][1] > counts[1][1]
     return (counts[0][0] if single_mode else medians[peak]), calendar.month_name[peak]
+
+
+def _trough(clean: list[InferredSale]) -> tuple[str | None, int | None]:
+    """(cheapest month's name, its median price): when to buy. Needs 3 sales, as the peak does."""
+    if len(clean) < 3:
+        return None, None
+    by_month: dict[int, list[int]] = defaultdict(list)
+    for sale in clean:
+        by_month[_month_of_day(sale.at_minutes // DAY)].append(sale.price_cents)
+    medians = {month: median_cents(prices) for month, prices in by_month.items()}
+    trough = min(by_month, key=lambda m: (medians[m], -len(by_month[m]), m))
+    return calendar.month_name[trough], medians[trough]
 
 
 @lru_cache(maxsize=4096)

@@ -31,8 +31,8 @@ from schemathesis import GenerationMode
 from deals import services
 from deals.api.filters import ORDERING_CHOICES, ORDERING_FIELDS
 from deals.api.pagination import DealPagination
-from deals.api.serializers import DealSerializer
-from deals.models import Deal, Quality
+from deals.api.serializers import SPARKLINE_POINTS, DealListSerializer, DealSerializer, sample_year
+from deals.models import AverageSource, Deal, Fulfillment, Quality
 from deals.tests.factories import displayable_row, make_deal, make_listless_zombie, make_losing_zombie
 
 pytestmark = pytest.mark.django_db
@@ -59,9 +59,13 @@ FIELDS = {
     "sales_rank_drops_30",
     "used_offer_count",
     "peak_season",
+    "trough_season",
+    "expected_trough_cents",
+    "deal_trust_percent",
     "amazon_sells",
     "price_now_cents",
     "one_year_avg_cents",
+    "one_year_avg_source",
     "list_at_cents",
     "list_at_suspicious",
     "all_in_cost_cents",
@@ -78,11 +82,27 @@ FIELDS = {
     "fetched_at",
     "created_at",
 }
+#: The table's columns: the detail's figures it shows, a sparkline instead of the history.
+LIST_FIELDS = (
+    FIELDS
+    - {
+        "seller_id",
+        "live_used_offers",
+        "amazon_fees_cents",
+        "fba_fee_cents",
+        "referral_percent",
+        "used_price_history",
+        "fetched_at",
+    }
+) | {"sparkline"}
 FILTER_PARAMETERS = {
     "min_profit_cents",
     "min_margin",
     "min_roi",
     "max_sales_rank",
+    "min_percent_down",
+    "min_drops_30",
+    "min_deal_trust",
     "category",
     "search",
     "updated_since",
@@ -268,11 +288,17 @@ def test_a_deal_has_the_dashboard_fields_and_no_internal_ones(client_):
         used_price_history=[[1_700_000_000, 2500], [1_710_000_000, 1000]],
     )
 
-    results = client_.get(URL).json()["results"]
+    [row] = client_.get(URL).json()["results"]
     detail = client_.get(f"{URL}0000000001/").json()
 
-    assert results == [detail]
     assert set(detail) == FIELDS
+    assert set(row) == LIST_FIELDS
+    moments = {"verified_at", "keepa_updated_at", "created_at"}
+    assert {name: row[name] for name in LIST_FIELDS - {"sparkline"} - moments} == {
+        name: detail[name] for name in LIST_FIELDS - {"sparkline"} - moments
+    }
+    for name in moments:  # the list's to the second
+        assert row[name] == re.sub(r"\.\d+Z$", "Z", detail[name])
     assert not {"quality", "quality_reason", "repair_attempts", "list_at_override_cents"} & set(detail)
     for money in (
         "price_now_cents",
@@ -289,6 +315,65 @@ def test_a_deal_has_the_dashboard_fields_and_no_internal_ones(client_):
     assert detail["roi_percent"] == str(deal.roi_percent)
     assert detail["referral_percent"] == "15.00"
     assert detail["used_price_history"] == [[1_700_000_000, 2500], [1_710_000_000, 1000]]
+    assert row["sparkline"] == [1000] * SPARKLINE_POINTS  # both changes are over a year old
+
+
+DAY = 86_400
+
+
+def history(points: int) -> list[list[int]]:
+    """A used price changing every five days up to now."""
+    now = int(timezone.now().timestamp())
+    return [[now - 5 * DAY * (points - i), 1000 + 37 * i] for i in range(points)]
+
+
+def test_the_list_carries_a_sparkline_of_the_history_and_the_detail_all_of_it(client_):
+    now = int(timezone.now().timestamp())
+    changes = [[now - 300 * DAY, 1000], [now - 100 * DAY, 2000], [now - 1 * DAY, 1500]]
+    make_deal("0000000001", used_price_history=changes)
+
+    [row] = client_.get(URL).json()["results"]
+    detail = client_.get(f"{URL}0000000001/").json()
+
+    assert detail["used_price_history"] == changes
+    # 20 moments a year / 19 (19.2 days) apart: the first four (before day -300) had no price
+    # yet, up to day -100 it was 1000, then 2000, and the last moment (now) sees yesterday's 1500.
+    assert row["sparkline"] == [None] * 4 + [1000] * 10 + [2000] * 5 + [1500]
+
+
+def test_sparkline_samples_are_the_price_in_force_at_evenly_spaced_moments():
+    year = 365 * DAY
+    assert sample_year([], 10 * year) == [None] * SPARKLINE_POINTS
+    assert sample_year([[0, 700]], 10 * year, size=3) == [700, 700, 700]
+    assert sample_year([[10 * year, 5], [9 * year, 4]], 10 * year, size=3) == [4, 4, 5]
+    assert sample_year([[10 * year - 1, 5]], 10 * year, size=3) == [None, None, 5]
+
+
+def test_a_list_page_is_at_most_about_a_kilobyte_a_deal(client_):
+    """Issue 12: the list carried every deal's full history (88 KB for 50 deals)."""
+    rows = [
+        displayable_row(
+            f"1{i:09d}",
+            title="Calculus: Early Transcendentals, 9th Edition (International Metric Version)",
+            category="Textbooks",
+            used_price_history=history(60),
+            peak_season="September",
+            trough_season="December",
+            expected_trough_cents=4150,
+            deal_trust_percent=Decimal("87.50"),
+            one_year_avg_source=AverageSource.SALES,
+            sales_rank_drops_30=14,
+            used_offer_count=33,
+            keepa_updated_at=timezone.now(),
+        )
+        for i in range(50)
+    ]
+    Deal.objects.bulk_create(rows)
+
+    response = client_.get(URL, {"page_size": 50})
+
+    assert len(response.json()["results"]) == 50
+    assert len(response.content) / 50 <= 1024
 
 
 def test_only_well_formed_price_points_are_served(client_):
@@ -305,9 +390,11 @@ def test_only_well_formed_price_points_are_served(client_):
     ).save()
     displayable_row("0000000002", used_price_history={"not": "a list"}).save()
 
-    histories = {d["asin"]: d["used_price_history"] for d in client_.get(URL).json()["results"]}
+    sparklines = {d["asin"]: d["sparkline"] for d in client_.get(URL).json()["results"]}
+    histories = {asin: client_.get(f"{URL}{asin}/").json()["used_price_history"] for asin in sparklines}
 
     assert histories == {"0000000001": [[1_700_000_000, 2500], [1_710_000_000, 900]], "0000000002": []}
+    assert sparklines == {"0000000001": [900] * SPARKLINE_POINTS, "0000000002": [None] * SPARKLINE_POINTS}
 
 
 def test_the_fast_representation_equals_drfs_generic_one(client_, assorted):
@@ -322,8 +409,8 @@ def test_the_fast_representation_equals_drfs_generic_one(client_, assorted):
         peak_season="Aug",
     ).save()
     for deal in Deal.objects.all():
-        serializer = DealSerializer(deal)
-        assert serializer.data == serializers.ModelSerializer.to_representation(serializer, deal)
+        for serializer in (DealSerializer(deal), DealListSerializer(deal)):
+            assert serializer.data == serializers.ModelSerializer.to_representation(serializer, deal)
 
 
 # --- pagination ------------------------------------------------------------------------
@@ -422,8 +509,19 @@ def test_the_count_is_a_planner_estimate_on_postgresql_beyond_the_limit(
 def assorted(db):
     """Five deals differing in each filtered column (profits rise with List at)."""
     now = timezone.now()
-    make_deal("0000000001", list_at_cents=6000, sales_rank=1_500_000, category="Books")
-    make_deal("0000000002", list_at_cents=9000, sales_rank=90_000, category="Textbooks", amazon_sells=True)
+    make_deal(
+        "0000000001", list_at_cents=6000, sales_rank=1_500_000, category="Books", deal_trust_percent=None
+    )
+    make_deal(
+        "0000000002",
+        list_at_cents=9000,
+        sales_rank=90_000,
+        category="Textbooks",
+        amazon_sells=True,
+        deal_trust_percent=Decimal("70.00"),
+        sales_rank_drops_30=None,
+        one_year_avg_cents=1500,
+    )
     make_deal(
         "0000000003",
         list_at_cents=20000,
@@ -431,8 +529,18 @@ def assorted(db):
         category="Books",
         title="Calculus, early transcendentals",
         keepa_updated_at=now - timedelta(days=3),
+        deal_trust_percent=Decimal("100.00"),
+        sales_rank_drops_30=9,
     )
-    make_deal("0000000004", list_at_cents=4000, sales_rank=None, category="Music", keepa_updated_at=now)
+    make_deal(
+        "0000000004",
+        list_at_cents=4000,
+        sales_rank=None,
+        category="Music",
+        keepa_updated_at=now,
+        deal_trust_percent=Decimal("69.99"),
+        sales_rank_drops_30=0,
+    )
     make_deal(
         "B00TESTAAA",
         list_at_cents=30000,
@@ -441,6 +549,7 @@ def assorted(db):
         category="Books",
         list_at_suspicious=True,
         keepa_updated_at=now - timedelta(hours=1),
+        sales_rank_drops_30=5,
     )
     make_zombie_everywhere()
     return {d.asin: d for d in Deal.objects.displayable()}
@@ -461,6 +570,9 @@ def make_zombie_everywhere():
         profit_cents=80000,
         margin_percent=Decimal("88.88"),
         roi_percent=Decimal("999.99"),
+        percent_down=Decimal("83.33"),
+        sales_rank_drops_30=60,
+        deal_trust_percent=Decimal("100"),
         keepa_updated_at=timezone.now(),
         quality=Quality.INCOMPLETE,
     )
@@ -530,6 +642,27 @@ def test_suspicious_selects_on_the_list_at_warning(client_, assorted):
     assert listed(client_, suspicious="false") == expected(assorted, lambda d: not d.list_at_suspicious)
 
 
+def test_min_drops_30_min_percent_down_and_min_deal_trust(client_, assorted):
+    assert listed(client_, min_drops_30=5) == expected(assorted, lambda d: (d.sales_rank_drops_30 or 0) >= 5)
+    assert listed(client_, min_drops_30=0) == expected(assorted, lambda d: d.sales_rank_drops_30 is not None)
+    assert listed(client_, min_percent_down="50") == expected(assorted, lambda d: d.percent_down >= 50)
+    assert listed(client_, min_percent_down="66.67") == expected(
+        assorted, lambda d: d.percent_down >= Decimal("66.67")
+    )
+    trusted = lambda d: d.deal_trust_percent is not None and d.deal_trust_percent >= 70  # noqa: E731
+    assert listed(client_, min_deal_trust="70") == expected(assorted, trusted)
+    assert listed(client_, min_deal_trust="70") == ["0000000003", "0000000002"]
+    assert listed(client_, min_deal_trust="0") == expected(
+        assorted, lambda d: d.deal_trust_percent is not None
+    )
+
+
+def test_hide_amazon_also_leaves_out_deals_whose_offer_amazon_sells(client_, assorted):
+    Deal.objects.filter(asin="0000000003").update(fulfillment=Fulfillment.AMAZON)
+
+    assert listed(client_, hide_amazon="true") == ["B00TESTAAA", "0000000001", "0000000004"]
+
+
 def test_filters_combine(client_, assorted):
     assert listed(client_, category="BOOKS", max_sales_rank=500_000, min_profit_cents=1) == expected(
         assorted, lambda d: d.category == "Books" and (d.sales_rank or 10**9) <= 500_000
@@ -562,6 +695,14 @@ def test_huge_or_tiny_but_valid_numbers_are_answered_not_crashed_on(client_, ass
         ("max_sales_rank", "-5"),
         ("max_sales_rank", "99999999999"),
         ("max_sales_rank", "1e6"),
+        ("min_drops_30", "-1"),
+        ("min_drops_30", "2.5"),
+        ("min_drops_30", "lots"),
+        ("min_percent_down", "NaN"),
+        ("min_percent_down", "ten"),
+        ("min_deal_trust", "101"),
+        ("min_deal_trust", "-1"),
+        ("min_deal_trust", "Infinity"),
         ("updated_since", "yesterday"),
         ("updated_since", "2024-13-45T00:00:00Z"),
         ("updated_since", "0001-01-01T00:00:00+01:00"),
@@ -694,8 +835,10 @@ def test_the_schema_documents_every_parameter_and_the_error_responses(openapi):
     assert {"200", "400", "403", "404"} <= set(listing["responses"])
     assert "additionalProperties" in listing["responses"]["400"]["content"]["application/json"]["schema"]
 
-    page = openapi["components"]["schemas"]["PaginatedDealList"]
+    page = openapi["components"]["schemas"]["PaginatedDealRowList"]
     assert set(page["properties"]) == {"count", "count_exact", "next", "previous", "results"}
+    row = openapi["components"]["schemas"]["DealRow"]
+    assert set(row["properties"]) == LIST_FIELDS
 
     detail = openapi["paths"]["/api/deals/{asin}/"]["get"]
     assert {"200", "403", "404"} <= set(detail["responses"])

@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from deals import services
-from deals.models import Deal, Fulfillment
+from deals.models import Deal, FilterPreset, Fulfillment
 from deals.tests.factories import fba_offer, make_deal, make_listless_zombie, make_losing_zombie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -194,47 +194,78 @@ def test_a_buyer_logs_in_sorts_filters_and_pages_and_never_sees_a_zombie(live_se
     print(f"dashboard screenshot: {screenshot}")
 
 
-def test_deals_found_since_the_last_visit_are_announced(live_server, buyer, page):
+def test_deals_found_since_the_last_visit_are_announced(live_server, buyer, page, browser):
     make_deal("0000000001")
     log_in(page, f"{live_server.url}/")
     expect(page.locator("#new-deals")).to_be_hidden()
 
-    make_deal("0000000002", list_at_cents=20000)
-    later = page.context.new_page()  # a new tab: a new visit, same browser storage
-    later.goto(f"{live_server.url}/")
+    make_deal("0000000002", list_at_cents=20000, category="Textbooks")
+    later = page.context.new_page()  # a new tab within the same visit: the same baseline
+    later.goto(f"{live_server.url}/?page_size=1&ordering=title")  # deal 2 is not on this page
     expect(later.locator("#new-deals")).to_be_visible()
-    expect(later.locator("#new-deals-text")).to_contain_text("1 new deal since you looked")
+    expect(later.locator("#new-deals-text")).to_contain_text("1 new deal since your last visit")
+    expect(later.locator(ROW_ASINS)).to_have_text(["0000000001"])
+    later.goto(f"{live_server.url}/")
     expect(later.locator("tr.is-new")).to_have_attribute("data-asin", "0000000002")
+    later.goto(f"{live_server.url}/?category=Books")  # the count follows the filters
+    expect(later.locator(ROW_ASINS)).to_have_text(["0000000001"])
+    expect(later.locator("#new-deals")).to_be_hidden()
 
-    later.reload()  # refreshing the same visit keeps the notice
+    later.goto(f"{live_server.url}/")  # refreshing the same visit keeps the notice
     expect(later.locator("#new-deals")).to_be_visible()
     later.get_by_role("button", name="Mark as seen").click()
     expect(later.locator("#new-deals")).to_be_hidden()
     expect(later.locator("tr.is-new")).to_have_count(0)
 
+    # The server remembers: another browser, the same user, nothing new.
+    elsewhere = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    log_in(elsewhere, f"{live_server.url}/")
+    expect(elsewhere.locator(ROW_ASINS)).to_have_count(2)
+    expect(elsewhere.locator("#new-deals")).to_be_hidden()
+    elsewhere.context.close()
 
-def test_the_optimal_preset_and_a_saved_preset(live_server, buyer, page):
-    make_deal("0000000001", list_at_cents=20000, sales_rank=500_000)  # profit $147.26, ROI 854%
-    make_deal("0000000002", list_at_cents=6000, sales_rank=500_000)  # profit $28.26
-    make_deal("0000000003", list_at_cents=20000, sales_rank=2_000_000)
+
+def test_the_optimal_preset_and_a_saved_preset(live_server, buyer, page, browser):
+    trusted = {"sales_rank": 500_000, "deal_trust_percent": Decimal("80")}
+    make_deal("0000000001", list_at_cents=20000, **trusted)  # profit $147.26, ROI 854%
+    make_deal("0000000002", list_at_cents=6000, **trusted)  # profit $28.26
+    make_deal("0000000003", list_at_cents=20000, sales_rank=2_000_000, deal_trust_percent=Decimal("80"))
+    make_deal("0000000004", list_at_cents=20000, sales_rank=500_000, deal_trust_percent=Decimal("50"))
     log_in(page, f"{live_server.url}/")
     rows = page.locator(ROW_ASINS)
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
 
-    page.select_option("#preset", "optimal")
+    page.get_by_role("button", name="Optimal").click()
     expect(rows).to_have_text(["0000000001"])
     expect(page.locator("#f-min-profit")).to_have_value("45")
     expect(page.locator("#f-min-roi")).to_have_value("20")
     expect(page.locator("#f-max-rank")).to_have_value("1,000,000")
+    expect(page.locator("#f-min-drops")).to_have_value("2")
+    expect(page.locator("#f-min-trust")).to_have_value("70")
+    expect(page.locator("#f-min-seller-score")).to_have_value("5")
+    expect(page.locator("#f-min-percent-down")).to_have_value("10")
+    expect(page.locator("#f-hide-amazon")).to_be_checked()
+    expect(page.locator('#deal-rows tr[data-asin="0000000001"] td.trust')).to_have_text("80.00%")
 
     page.fill("#f-max-rank", "")
+    page.fill("#f-min-trust", "")
     page.fill("#f-search", "0000000003")
-    page.get_by_role("button", name="Save filters as my preset").click()
+    page.fill("#preset-name", "Number three")
+    page.get_by_role("button", name="Save filters as a preset").click()
+    expect(page.locator("#status")).to_contain_text("Saved preset Number three")
     page.get_by_role("button", name="Clear").click()
-    expect(rows).to_have_count(3)
-    page.reload()
-    page.select_option("#preset", "mine")
-    expect(rows).to_have_text(["0000000003"])
+    expect(rows).to_have_count(4)
+
+    # Kept on the server: another browser signed in as the same user has it.
+    elsewhere = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    log_in(elsewhere, f"{live_server.url}/")
+    expect(elsewhere.locator("#preset option")).to_have_count(2)
+    elsewhere.select_option("#preset", index=1)
+    expect(elsewhere.locator(ROW_ASINS)).to_have_text(["0000000003"])
+    elsewhere.get_by_role("button", name="Delete").click()
+    expect(elsewhere.locator("#preset option")).to_have_count(1)
+    elsewhere.context.close()
+    assert not FilterPreset.objects.exists()
 
 
 def test_bad_filter_input_is_explained_not_sent(live_server, buyer, page):

@@ -58,11 +58,15 @@ def test_filters_and_table_headers_are_labelled(admin_client):
         "f-min-margin",
         "f-min-roi",
         "f-max-rank",
+        "f-min-percent-down",
+        "f-min-drops",
+        "f-min-trust",
         "f-category",
         "f-search",
         "f-show-estimates",
         "f-min-seller-score",
         "f-not-acceptable",
+        "preset",
     ):
         assert f'<label for="{field_id}">' in html
         assert f'id="{field_id}"' in html

@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deals.ingest import deal_fields
 from deals.keepa.analytics import analyse, div_half_even, infer_sales, remove_outliers
 from deals.keepa.facts import datetime_to_keepa_minutes, keepa_minutes_to_datetime
 from deals.keepa.product import parse_product
+from deals.models import AverageSource
 
 NOW = datetime(2025, 10, 1, tzinfo=UTC)
 START = datetime(2023, 1, 1, tzinfo=UTC)
@@ -249,6 +251,46 @@ def test_a_drop_counts_only_if_the_rank_drops_within_240_hours(rank_drop_after_h
     assert bool(infer_sales(snapshot, km(NOW))) is is_sale
 
 
+def test_deal_trust_is_the_share_of_offer_count_drops_a_rank_drop_confirmed():
+    t = km(day(2025, 5, 1))
+    later, last = t + 20 * 24 * 60, t + 40 * 24 * 60
+    # Three Used drops; only the first has a rank drop within 240 h: the others are copies
+    # withdrawn (or sold elsewhere), which the predecessor's "Deal Trust" discounts.
+    snapshot = _series_product(
+        used=[t - 600, 1000],
+        counts=[t - 600, 5, t, 4, later, 3, last, 2],
+        rank=[t - 600, 50_000, t + 60, 20_000],
+    )
+    result = analyse(snapshot, now=NOW)
+
+    assert result.deal_trust_percent == Decimal("33.33")
+    assert result.inferred_sales_count == 1
+
+
+def test_no_offer_count_drop_means_no_deal_trust_and_fewer_than_three_sales_no_trough():
+    t = km(day(2025, 5, 1))
+    quiet = _series_product(used=[t - 600, 1000], counts=[t - 600, 3], rank=[t - 600, 50_000])
+    two_sales = run(
+        book(sales=[(day(2025, 3, 1), 2000, "used"), (day(2025, 6, 1), 2600, "used")], used_now=900)
+    )
+
+    assert analyse(quiet, now=NOW).deal_trust_percent is None
+    assert (two_sales.trough_season, two_sales.expected_trough_cents) == (None, None)
+    assert two_sales.deal_trust_percent == Decimal("100.00")
+
+
+def test_the_trough_tie_goes_to_the_month_with_more_sales_then_the_earlier_one():
+    sales = [
+        (day(2025, 2, 1), 3000, "used"),
+        (day(2025, 2, 10), 3000, "used"),
+        (day(2025, 3, 1), 3000, "used"),
+        (day(2025, 7, 1), 4000, "used"),
+    ]
+    result = run(book(sales=sales, used_now=900))
+
+    assert (result.trough_season, result.expected_trough_cents) == ("February", 3000)
+
+
 def test_drops_older_than_two_years_are_ignored():
     old = km(NOW - timedelta(days=731))
     snapshot = _series_product(
@@ -338,3 +380,19 @@ def test_any_json_yields_a_snapshot_and_an_analysis_with_reasons(raw):
         assert result.price_now_cents is not None and result.asin is not None
     else:
         assert all(isinstance(r, str) and r for r in result.incomplete_reasons)
+
+
+def test_the_deal_gets_trust_trough_and_the_averages_source_from_the_analysis():
+    sales = [(day(2025, m, 5), 2000 + 100 * m, "used") for m in (2, 4, 6)]
+    _asin, fields = deal_fields(book(sales=sales, used_now=900), now=NOW)
+    _asin, fallback = deal_fields(book(used_now=900, stats=stats_with(avg365={2: 2750})), now=NOW)
+
+    assert (fields["trough_season"], fields["expected_trough_cents"]) == ("February", 2200)
+    assert fields["deal_trust_percent"] == Decimal("100.00")
+    assert fields["one_year_avg_source"] == AverageSource.SALES
+    assert fallback["one_year_avg_source"] == AverageSource.KEEPA  # shown as an estimate
+    assert (fallback["trough_season"], fallback["expected_trough_cents"], fallback["deal_trust_percent"]) == (
+        "",
+        None,
+        None,
+    )

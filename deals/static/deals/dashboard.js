@@ -6,12 +6,11 @@
 (function () {
   "use strict";
 
-  var ONE_YEAR_SECONDS = 365 * 24 * 3600;
   var DEFAULT_ORDERING = "-profit_cents";
   var DEFAULT_PAGE_SIZE = 25;
   var FILTER_KEYS = [
-    "min_profit_cents", "min_margin", "min_roi", "max_sales_rank", "category", "search", "hide_amazon",
-    "verified", "exclude_conditions", "min_seller_score",
+    "min_profit_cents", "min_margin", "min_roi", "max_sales_rank", "min_percent_down", "min_drops_30",
+    "min_deal_trust", "category", "search", "hide_amazon", "verified", "exclude_conditions", "min_seller_score",
   ];
   // The used conditions a seller may leave out (the API's exclude_conditions names).
   var CONDITIONS = [
@@ -20,12 +19,8 @@
   // Columns whose first click sorts best-first (largest); the others sort ascending first.
   var DESCENDING_FIRST = [
     "profit_cents", "margin_percent", "roi_percent", "percent_down", "one_year_avg_cents", "keepa_updated_at",
+    "sales_rank_drops_30", "deal_trust_percent",
   ];
-  var PRESETS = {
-    // The users' "optimal": profit >= $45, ROI >= 20%, rank <= 1M.
-    optimal: { min_profit_cents: "4500", min_roi: "20", max_sales_rank: "1000000" },
-  };
-  var STORAGE = { preset: "dealsite.dashboard.preset", lastSeen: "dealsite.dashboard.lastSeen" };
   var AUTO_REFRESH_MS = 60000;
   // A recharge an operator forces from a terminal shows here within a second (one cheap Redis read).
   var BUCKET_REFRESH_MS = 1000;
@@ -101,25 +96,18 @@
   /* ---------- sparkline (pure: data in, SVG element out) ---------- */
 
   /**
-   * Used price over the year before ``nowSeconds`` as a step line, with horizontal lines
-   * for List at and the 1yr average. Keepa prices hold until the next change, hence steps.
+   * The list's sparkline: the used price at evenly spaced moments over the last year (null
+   * before the first known price) as a step line, with horizontal lines for List at and the
+   * 1yr average. Keepa prices hold until the next change, hence steps.
    */
-  function sparkline(history, listAtCents, avgCents, nowSeconds, width, height) {
+  function sparkline(samples, listAtCents, avgCents, width, height) {
     width = width || 100;
     height = height || 32;
-    var start = nowSeconds - ONE_YEAR_SECONDS;
+    var count = (samples || []).length;
     var points = [];
-    var before = null;
-    (history || []).forEach(function (pair) {
-      if (!Array.isArray(pair) || pair.length < 2) return;
-      var t = Number(pair[0]);
-      var cents = pair[1];
-      if (!isFinite(t) || typeof cents !== "number" || cents < 0) return;
-      if (t < start) before = [start, cents];
-      else if (t <= nowSeconds) points.push([t, cents]);
+    (samples || []).forEach(function (cents, i) {
+      if (typeof cents === "number" && cents >= 0) points.push([count > 1 ? i / (count - 1) : 1, cents]);
     });
-    points.sort(function (a, b) { return a[0] - b[0]; });
-    if (before) points.unshift(before);
     if (!points.length) return null;
 
     var values = points.map(function (p) { return p[1]; });
@@ -128,7 +116,7 @@
     var high = Math.max.apply(null, values);
     if (high === low) high = low + 1;
     var pad = 2;
-    var x = function (t) { return pad + ((t - start) / (nowSeconds - start)) * (width - 2 * pad); };
+    var x = function (share) { return pad + share * (width - 2 * pad); };
     var y = function (c) { return pad + (1 - (c - low) / (high - low)) * (height - 2 * pad); };
     var fix = function (n) { return n.toFixed(1); };
 
@@ -136,7 +124,7 @@
     for (var i = 1; i < points.length; i++) {
       d += " H" + fix(x(points[i][0])) + " V" + fix(y(points[i][1]));
     }
-    d += " H" + fix(x(nowSeconds));
+    d += " H" + fix(x(1));
 
     var svg = document.createElementNS(SVG_NS, "svg");
     svg.setAttribute("class", "spark");
@@ -212,6 +200,9 @@
     if (filters.min_margin) parts.push("margin ≥ " + filters.min_margin + "%");
     if (filters.min_roi) parts.push("ROI ≥ " + filters.min_roi + "%");
     if (filters.max_sales_rank) parts.push("rank ≤ " + formatInteger(filters.max_sales_rank));
+    if (filters.min_percent_down) parts.push("≥ " + filters.min_percent_down + "% below avg");
+    if (filters.min_drops_30) parts.push("drops ≥ " + filters.min_drops_30);
+    if (filters.min_deal_trust) parts.push("trust ≥ " + filters.min_deal_trust + "%");
     if (filters.category) parts.push("category " + filters.category);
     if (filters.search) parts.push("“" + filters.search + "”");
     if (filters.hide_amazon) parts.push("no Amazon");
@@ -241,6 +232,10 @@
   var $ = function (id) { return document.getElementById(id); };
   var dealsUrl = root.dataset.dealsUrl;
   var tokensUrl = root.dataset.tokensUrl;
+  var newUrl = root.dataset.newUrl;
+  var presetsUrl = root.dataset.presetsUrl;
+  var builtIn = JSON.parse(($("built-in-presets") || {}).textContent || "{}");
+  var myPresets = [];
   var serverNowMs = Date.parse(root.dataset.serverNow);
   var loadedAtMs = Date.now();
   var state = readState(window.location.search);
@@ -252,27 +247,18 @@
     return base + (Date.now() - loadedAtMs);
   }
 
-  function storageGet(store, key) {
-    try { return store.getItem(key); } catch (e) { return null; }
-  }
-
-  function storageSet(store, key, value) {
-    try { store.setItem(key, value); } catch (e) { /* private mode: the page still works */ }
-  }
-
-  // "New since you looked": the baseline is the previous visit, kept for this tab's life.
-  var baselineKey = STORAGE.lastSeen + ".baseline";
-  var baseline = storageGet(window.sessionStorage, baselineKey) ||
-    storageGet(window.localStorage, STORAGE.lastSeen) ||
-    root.dataset.serverNow;
-  storageSet(window.sessionStorage, baselineKey, baseline);
-  storageSet(window.localStorage, STORAGE.lastSeen, root.dataset.serverNow);
+  // "New since your last visit": the server keeps the baseline (the end of the previous
+  // visit) and counts the matching deals; the page only shows what it says.
+  var baseline = root.dataset.newSince;
 
   function fillForm(filters) {
     $("f-min-profit").value = filters.min_profit_cents ? centsToDollarsInput(filters.min_profit_cents) : "";
     $("f-min-margin").value = filters.min_margin || "";
     $("f-min-roi").value = filters.min_roi || "";
     $("f-max-rank").value = filters.max_sales_rank ? formatInteger(filters.max_sales_rank) : "";
+    $("f-min-percent-down").value = filters.min_percent_down || "";
+    $("f-min-drops").value = filters.min_drops_30 || "";
+    $("f-min-trust").value = filters.min_deal_trust || "";
     $("f-category").value = filters.category || "";
     $("f-search").value = filters.search || "";
     $("f-hide-amazon").checked = filters.hide_amazon === "true";
@@ -294,7 +280,10 @@
     if (profit !== null && isNaN(profit)) bad($("f-min-profit"), "Min profit must be dollars, like 45 or 45.50.");
     else if (profit !== null) filters.min_profit_cents = String(profit);
 
-    [["f-min-margin", "min_margin", "Min margin"], ["f-min-roi", "min_roi", "Min ROI"]].forEach(function (f) {
+    [
+      ["f-min-margin", "min_margin", "Min margin"], ["f-min-roi", "min_roi", "Min ROI"],
+      ["f-min-percent-down", "min_percent_down", "Min % below avg"],
+    ].forEach(function (f) {
       var value = $(f[0]).value.trim().replace(/%$/, "");
       if (value === "") return;
       if (!/^-?\d+(\.\d+)?$/.test(value)) bad($(f[0]), f[2] + " must be a percentage, like 20.");
@@ -304,6 +293,14 @@
     var rank = $("f-max-rank").value.trim().replace(/[,\s]/g, "");
     if (rank !== "" && !/^\d+$/.test(rank)) bad($("f-max-rank"), "Max rank must be a whole number.");
     else if (rank !== "") filters.max_sales_rank = rank.replace(/^0+(?=\d)/, "");
+
+    var drops = $("f-min-drops").value.trim();
+    if (drops !== "" && !/^\d+$/.test(drops)) bad($("f-min-drops"), "Min rank drops must be a whole number.");
+    else if (drops !== "") filters.min_drops_30 = drops.replace(/^0+(?=\d)/, "");
+    var trust = $("f-min-trust").value.trim().replace(/%$/, "");
+    if (trust !== "" && !(/^\d+(\.\d+)?$/.test(trust) && Number(trust) <= 100)) {
+      bad($("f-min-trust"), "Min deal trust must be 0 to 100 percent, like 70.");
+    } else if (trust !== "") filters.min_deal_trust = trust;
 
     var category = $("f-category").value.trim();
     if (category) filters.category = category;
@@ -335,38 +332,90 @@
     loadDeals();
   }
 
-  /* ----- presets ----- */
+  /* ----- presets (the built-in Optimal, and the user's own, kept on the server) ----- */
 
-  function savedPreset() {
-    var raw = storageGet(window.localStorage, STORAGE.preset);
-    if (!raw) return null;
-    try {
-      var parsed = JSON.parse(raw);
-      var filters = {};
-      FILTER_KEYS.forEach(function (key) {
-        if (typeof parsed[key] === "string" && parsed[key] !== "") filters[key] = parsed[key];
-      });
-      return filters;
-    } catch (e) {
-      return null;
-    }
+  function onlyFilters(params) {
+    var filters = {};
+    FILTER_KEYS.forEach(function (key) {
+      if (params && typeof params[key] === "string" && params[key] !== "") filters[key] = params[key];
+    });
+    return filters;
   }
 
-  function refreshPresetOption() {
-    var option = document.querySelector('#preset option[value="mine"]');
-    var mine = savedPreset();
-    option.disabled = !mine;
-    option.textContent = mine ? "My preset (" + describeFilters(mine) + ")" : "My preset (none saved)";
-  }
-
-  function applyPreset(name) {
-    var filters = name === "mine" ? savedPreset() : PRESETS[name];
-    if (!filters) return;
-    var copy = {};
-    Object.keys(filters).forEach(function (key) { copy[key] = filters[key]; });
+  function applyFilters(filters) {
+    var copy = onlyFilters(filters);
     fillForm(copy);
     showFilterError([]);
     navigate({ filters: copy, page: 1 });
+  }
+
+  function selectedPreset() {
+    var id = $("preset").value;
+    return myPresets.filter(function (p) { return String(p.id) === id; })[0] || null;
+  }
+
+  function renderPresets(selectId) {
+    var select = $("preset");
+    select.replaceChildren(new Option("Choose…", ""));
+    myPresets.forEach(function (p) {
+      var option = new Option(p.name + " (" + describeFilters(onlyFilters(p.params)) + ")", String(p.id));
+      select.appendChild(option);
+    });
+    select.value = selectId ? String(selectId) : "";
+    $("delete-preset").disabled = !selectedPreset();
+  }
+
+  function presetRequest(method, url, body) {
+    return fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrfToken },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (response) {
+      if (response.status === 204) return { response: response, body: null };
+      return response.json().catch(function () { return null; }).then(function (data) {
+        return { response: response, body: data };
+      });
+    });
+  }
+
+  function loadPresets(selectId) {
+    return presetRequest("GET", presetsUrl).then(function (result) {
+      if (!result.response.ok || !Array.isArray(result.body)) return;
+      myPresets = result.body;
+      renderPresets(selectId);
+    }).catch(function () { /* the presets wait; the deals still load */ });
+  }
+
+  function savePreset() {
+    var form = readForm();
+    var name = $("preset-name").value.trim();
+    if (!name) {
+      $("preset-name").setAttribute("aria-invalid", "true");
+      form.problems.push("Give the preset a name.");
+    }
+    showFilterError(form.problems);
+    if (form.problems.length) return;
+    $("preset-name").removeAttribute("aria-invalid");
+    var same = myPresets.filter(function (p) { return p.name === name; })[0];
+    var request = same
+      ? presetRequest("PUT", presetsUrl + same.id + "/", { name: name, params: form.filters })
+      : presetRequest("POST", presetsUrl, { name: name, params: form.filters });
+    request.then(function (result) {
+      if (!result.response.ok) {
+        showFilterError(["Could not save the preset: " + errorText(result.body)]);
+        return;
+      }
+      $("preset-name").value = "";
+      $("status").textContent = "Saved preset " + name + ": " + describeFilters(form.filters) + ".";
+      loadPresets(result.body.id);
+    }).catch(function () { showFilterError(["Could not reach the server to save the preset."]); });
+  }
+
+  function deletePreset() {
+    var preset = selectedPreset();
+    if (!preset) return;
+    presetRequest("DELETE", presetsUrl + preset.id + "/").then(function () { loadPresets(); });
   }
 
   /* ----- rendering ----- */
@@ -408,6 +457,32 @@
     return isFinite(created) && isFinite(seen) && created > seen;
   }
 
+  /** "avg (estimate)" when the 1yr average is Keepa's listing average, not inferred sales. */
+  function averageCell(tr, deal) {
+    var td = cell(tr, formatCents(deal.one_year_avg_cents), "num avg");
+    if (deal.one_year_avg_source === "keepa") {
+      td.appendChild(badge("estimate", "badge-estimate",
+        "No sale inferred in the last year: Keepa's 365-day Used listing average instead"));
+    } else if (deal.one_year_avg_source === "sales") {
+      td.title = "Mean of the sales inferred over the last year";
+    }
+    return td;
+  }
+
+  function seasonCell(tr, deal) {
+    var td = cell(tr, null, "season");
+    td.textContent = deal.peak_season ? "peak " + deal.peak_season : "—";
+    if (deal.trough_season) {
+      var trough = document.createElement("span");
+      trough.className = "muted sub trough";
+      trough.textContent = "buy " + deal.trough_season +
+        (deal.expected_trough_cents ? " ~" + formatCents(deal.expected_trough_cents) : "");
+      trough.title = "Trough: the cheapest month of the inferred sales and its median price";
+      td.appendChild(trough);
+    }
+    return td;
+  }
+
   function renderRow(deal, nowMs) {
     var tr = document.createElement("tr");
     tr.dataset.asin = deal.asin;
@@ -431,7 +506,7 @@
       category.textContent = deal.category;
       titleCell.appendChild(category);
     }
-    if (tr.classList.contains("is-new")) titleCell.appendChild(badge("New", "badge-new", "Found since you last looked"));
+    if (tr.classList.contains("is-new")) titleCell.appendChild(badge("New", "badge-new", "New since your last visit"));
     if (deal.amazon_sells) titleCell.appendChild(badge("Amazon sells", "badge-amazon", "Amazon itself offers this product"));
 
     cell(tr, deal.condition || "—");
@@ -473,9 +548,10 @@
     }
     cell(tr, formatInteger(deal.sales_rank), "num");
     cell(tr, formatInteger(deal.sales_rank_drops_30), "num");
+    cell(tr, formatPercent(deal.deal_trust_percent), "num trust");
     cell(tr, formatInteger(deal.used_offer_count), "num");
-    cell(tr, deal.peak_season || "—");
-    cell(tr, formatCents(deal.one_year_avg_cents), "num");
+    seasonCell(tr, deal);
+    averageCell(tr, deal);
     cell(tr, formatCents(deal.price_now_cents), "num");
     cell(tr, formatPercent(deal.percent_down), "num");
     cell(tr, formatCents(deal.all_in_cost_cents), "num");
@@ -500,7 +576,7 @@
     }
 
     var sparkCell = cell(tr, null, "spark-cell");
-    var svg = sparkline(deal.used_price_history, deal.list_at_cents, deal.one_year_avg_cents, Math.floor(nowMs / 1000));
+    var svg = sparkline(deal.sparkline, deal.list_at_cents, deal.one_year_avg_cents);
     if (svg) sparkCell.appendChild(svg);
     else sparkCell.textContent = "—";
     return tr;
@@ -542,13 +618,26 @@
       : "No deals (" + describeFilters(state.filters) + ")";
   }
 
-  function renderNewNotice(data) {
-    var fresh = (data.results || []).filter(isNew).length;
+  /** The server's count of deals new since the last visit that match the active filters. */
+  function loadNewCount() {
+    var params = new URLSearchParams();
+    FILTER_KEYS.forEach(function (key) {
+      if (state.filters[key] !== undefined) params.set(key, state.filters[key]);
+    });
+    return fetch(newUrl + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) { if (body) renderNewNotice(body); })
+      .catch(function () { /* the notice waits for the next refresh */ });
+  }
+
+  function renderNewNotice(body) {
+    if (body.since) baseline = body.since;
     var box = $("new-deals");
-    box.hidden = fresh === 0;
-    if (fresh) {
-      $("new-deals-text").textContent = fresh + " new deal" + (fresh === 1 ? "" : "s") +
-        " since you looked (" + new Date(baseline).toLocaleString() + ") on this page.";
+    box.hidden = !body.count;
+    if (body.count) {
+      $("new-deals-text").textContent = (body.count_exact ? "" : "Over ") + body.count + " new deal" +
+        (body.count === 1 ? "" : "s") + " since your last visit (" + new Date(body.since).toLocaleString() +
+        ") match your filters.";
     }
   }
 
@@ -617,7 +706,7 @@
       $("load-error").hidden = true;
       renderTable(result.body);
       renderPager(result.body.count || 0, (result.body.results || []).length, result.body.count_exact === false);
-      renderNewNotice(result.body);
+      loadNewCount();
       $("refreshed").textContent = "Updated " + new Date().toLocaleTimeString();
       root.dataset.loaded = "true";
     }).catch(function (error) {
@@ -685,7 +774,7 @@
   /* ----- wiring ----- */
 
   fillForm(state.filters);
-  refreshPresetOption();
+  loadPresets();
 
   $("filters").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -701,16 +790,21 @@
     $("preset").value = "";
     navigate({ filters: {}, page: 1 });
   });
-  $("preset").addEventListener("change", function (event) { applyPreset(event.target.value); });
-  $("save-preset").addEventListener("click", function () {
-    var form = readForm();
-    showFilterError(form.problems);
-    if (form.problems.length) return;
-    storageSet(window.localStorage, STORAGE.preset, JSON.stringify(form.filters));
-    refreshPresetOption();
-    $("preset").value = "mine";
-    $("status").textContent = "Saved my preset: " + describeFilters(form.filters) + ".";
+  $("optimal-preset").addEventListener("click", function () {
+    $("preset").value = "";
+    $("delete-preset").disabled = true;
+    if (builtIn.optimal) applyFilters(builtIn.optimal.params);
   });
+  $("preset").addEventListener("change", function () {
+    var preset = selectedPreset();
+    $("delete-preset").disabled = !preset;
+    if (preset) {
+      $("preset-name").value = preset.name;
+      applyFilters(preset.params);
+    }
+  });
+  $("save-preset").addEventListener("click", savePreset);
+  $("delete-preset").addEventListener("click", deletePreset);
   document.querySelectorAll("#deals th[data-order] button").forEach(function (button) {
     button.addEventListener("click", function () {
       var field = button.parentElement.dataset.order;
@@ -728,9 +822,13 @@
   });
   $("refresh").addEventListener("click", function () { loadDeals(); loadBucket(); });
   $("mark-seen").addEventListener("click", function () {
-    baseline = new Date(serverNow()).toISOString();
-    storageSet(window.sessionStorage, baselineKey, baseline);
-    storageSet(window.localStorage, STORAGE.lastSeen, baseline);
+    fetch(newUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": root.dataset.csrfToken },
+    }).then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) { if (body) renderNewNotice(body); })
+      .catch(function () { /* still marked on the page; the server is told next time */ });
     $("new-deals").hidden = true;
     document.querySelectorAll("#deal-rows tr.is-new").forEach(function (tr) { tr.classList.remove("is-new"); });
     document.querySelectorAll("#deal-rows .badge-new").forEach(function (b) { b.remove(); });
