@@ -446,6 +446,13 @@ class DiscoverySelection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        """Every periodic scan reads the active selection, so one Keepa would refuse must not
+        get in by a path that skips ``full_clean`` (a shell, a script, a bulk edit)."""
+        if self.active:
+            self.clean()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         try:
             self.selection = validate_selection(self.selection)
