@@ -143,7 +143,10 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "admin:login"
+# The site's own login page, for sellers and staff alike (the admin's is for staff only).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- Production hardening (check --deploy stays clean with DEBUG=0) ---------------------
 if not DEBUG:
@@ -163,11 +166,14 @@ RQ_SHOW_ADMIN_LINK = True
 
 # --- DRF --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its scheme is what a 401's WWW-Authenticate names (the session class has
+    # none, so with it first a request without credentials would get 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Sellers and staff read; a signed-in user in neither group gets 403.
+    "DEFAULT_PERMISSION_CLASSES": ["dealsite.access.ReadsDeals"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -1,8 +1,8 @@
 """``GET /api/deals/`` and ``GET /api/deals/<asin>/``: displayable deals only.
 
 Both start from ``Deal.objects.displayable()`` (the one zombie rule), so a zombie is never
-listed and its detail answers 404. Session and token authentication, signed-in users only
-(the project's DRF defaults).
+listed and its detail answers 404. Session and token authentication, sellers and staff only
+(the project's DRF defaults: ``dealsite.access.ReadsDeals``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ FIELD_ERRORS_SCHEMA = {
 BAD_PARAMETER = OpenApiResponse(
     FIELD_ERRORS_SCHEMA, description="A malformed query parameter; the body is keyed by its name."
 )
-NOT_SIGNED_IN = OpenApiResponse(DETAIL_SCHEMA, description="Not signed in (no session, bad or no token).")
+NOT_SIGNED_IN = OpenApiResponse(
+    DETAIL_SCHEMA, description="No or bad credentials (session or token); see WWW-Authenticate."
+)
+NOT_A_SELLER = OpenApiResponse(DETAIL_SCHEMA, description="Signed in, but neither a seller nor staff.")
 NOT_FOUND = OpenApiResponse(DETAIL_SCHEMA, description="A page past the end (or not a page number).")
 
 
@@ -58,7 +61,13 @@ class DealListView(generics.ListAPIView):
 
     @extend_schema(
         summary="Displayable deals, best profit first",
-        responses={200: DealSerializer(many=True), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN, 404: NOT_FOUND},
+        responses={
+            200: DealSerializer(many=True),
+            400: BAD_PARAMETER,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_SELLER,
+            404: NOT_FOUND,
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -85,7 +94,8 @@ class DealDetailView(generics.RetrieveAPIView):
         ],
         responses={
             200: DealSerializer,
-            403: NOT_SIGNED_IN,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_SELLER,
             404: OpenApiResponse(DETAIL_SCHEMA, description="No such deal, or it is not displayable."),
         },
     )
