@@ -54,7 +54,7 @@ ONE_YEAR = 365 * DAY
 LIST_AT_LIMIT_CENTS = 150_000
 SUSPICIOUS_MULTIPLE = 3
 SPARKLINE_POINTS = 60
-CHART_POINTS = 240  # per series of the deal view's charts: enough for two years at a glance
+CHART_POINTS = 120  # per series of the deal view's charts: a point every six days over two years
 CHART_SALES = 500  # the most inferred sales the deal view marks
 
 
