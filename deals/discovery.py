@@ -28,12 +28,11 @@ from deals.keepa.facts import (
     ASIN_RE,
     DEAL_PAGE_COST,
     DEAL_PAGE_SIZE,
-    SORT_BY_DEAL_AGE,
     keepa_minutes_to_datetime,
 )
 from deals.models import Candidate, DiscoverySelection
 from deals.passes import RunReport, stop_for_tokens
-from deals.selection import DEFAULT_SELECTION, validate_selection
+from deals.selection import DEFAULT_SELECTION, scan_query
 from tokens.interface import PrepaidBucket, Refusal
 
 log = logging.getLogger(__name__)
@@ -200,8 +199,7 @@ def scan(
     keeping the page it stepped from (Keepa's cached result list leaves it unchanged), so
     nothing is skipped and nothing is bought twice. Raises the client's errors to the job.
     """
-    query = validate_selection(selection.selection)
-    query["sortType"] = SORT_BY_DEAL_AGE
+    query = scan_query(selection.selection)
     cursor = ScanCursor.load(selection.scan_cursor, _fingerprint(query)) or ScanCursor(
         query=_fingerprint(query), page=0, newest=None, oldest=None
     )

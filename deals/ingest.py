@@ -55,6 +55,8 @@ def deal_fields(raw: object, *, now: datetime) -> tuple[str | None, dict]:
         "fba_fee_cents": analysis.fba_fee_cents,
         "referral_percent": analysis.referral_percent,
         "used_price_history": analysis.used_price_history,
+        "chart_history": analysis.chart,
+        "list_at_basis": analysis.list_at_basis,
         "keepa_updated_at": analysis.keepa_updated_at,
         "fetched_at": now,
         "incomplete_reasons": reasons,

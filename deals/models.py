@@ -217,6 +217,15 @@ class Deal(models.Model):
         "% below 1yr avg", max_digits=10, decimal_places=2, null=True, blank=True
     )
     used_price_history = models.JSONField(default=list, blank=True, help_text="[[unix seconds, cents], ...]")
+    # What the deal view draws and explains (deals.keepa.analytics.chart_history / list_at_basis).
+    chart_history = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Two years of used, new and Amazon prices and sales rank, and the inferred sales.",
+    )
+    list_at_basis = models.JSONField(
+        default=dict, blank=True, help_text="How List at was computed: sales, peak month, Amazon cap."
+    )
 
     keepa_updated_at = models.DateTimeField(null=True, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
@@ -267,7 +276,8 @@ class Deal(models.Model):
     )
     live_used_offers = models.PositiveIntegerField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], bases=[ActorHistory])
+    # The charts are bulky and follow from Keepa's data: every refresh would copy them.
+    history = HistoricalRecords(excluded_fields=["updated_at", "chart_history"], bases=[ActorHistory])
     objects = DealQuerySet.as_manager()
 
     class Meta:
@@ -651,6 +661,13 @@ class DiscoverySelection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Every periodic scan reads the active selection, so one Keepa would refuse must not
+        get in by a path that skips ``full_clean`` (a shell, a script, a bulk edit)."""
+        if self.active:
+            self.clean()
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         try:

@@ -50,6 +50,8 @@ PLAIN_INPUTS = (
     "list_at_suspicious",
     "referral_percent",
     "used_price_history",
+    "chart_history",
+    "list_at_basis",
     "keepa_updated_at",
     "fetched_at",
 )

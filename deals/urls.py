@@ -6,4 +6,5 @@ from deals import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("deals/<str:asin>/", views.deal_detail, name="deal-detail"),
 ]

@@ -192,7 +192,10 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "admin:login"
+# The site's own login page, for sellers and staff alike (the admin's is for staff only).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 # Masks passwords inside URL values (REDIS_URL, RQ_QUEUES, DATABASE_URL in runserver's META)
 # on the DEBUG page and in error reports, which mask only by setting name.
@@ -230,11 +233,14 @@ DEALSITE_WORKERS = {
 
 # --- DRF --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its scheme is what a 401's WWW-Authenticate names (the session class has
+    # none, so with it first a request without credentials would get 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Sellers and staff read; a signed-in user in neither group gets 403.
+    "DEFAULT_PERMISSION_CLASSES": ["dealsite.access.ReadsDeals"],
     # JSON nested past Python's recursion limit is a 400, not a 500.
     "DEFAULT_PARSER_CLASSES": [
         "dealsite.hardening.JSONParser",

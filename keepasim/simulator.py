@@ -18,7 +18,10 @@ the live ones, in the order of Amazon's offer page).
 delta, 3 sales rank, 4 percent; negative inverts), the ranges (``currentRange``, ``deltaRange``,
 ``deltaPercentRange``, ``salesRankRange``: applied unless ``isRangeEnabled`` is false),
 ``includeCategories``/``excludeCategories``/``titleSearch``/``must(Not)HaveAmazonOffer``
-(applied unless ``isFilterEnabled`` is false); other filters are accepted and ignored. A
+(applied unless ``isFilterEnabled`` is false); every other field Keepa documents (
+``warehouseConditions``, ``filterErotic``, ``minRating``, the attribute lists...) is accepted
+and ignored, and a ``null`` field is an unset one, so an exported Keepa query runs as pasted.
+``dateRange`` 4 reads the 90-day row (the catalogue computes Keepa's four intervals). A
 result list is cached for two minutes of clock time, as Keepa does, so paging is stable.
 
 Faults are injected before the request is processed: ``drop`` closes the connection without
@@ -77,6 +80,7 @@ logger = logging.getLogger(__name__)
 FAULT_KINDS = ("drop", "error", "malformed", "slow")
 _ENDPOINTS = ("token", "product", "deal", "seller")
 _RANGE_NAMES = ("currentRange", "deltaRange", "deltaPercentRange", "salesRankRange")
+LONGEST_INTERVAL = 3  # the 90-day row of a deal's delta arrays
 
 
 @dataclass
@@ -111,6 +115,7 @@ class SimulatorStats:
     faults: Counter = field(default_factory=Counter)
     tokens_consumed: Counter = field(default_factory=Counter)  # per key
     rate_limited: int = 0  # 429s
+    deal_selections: deque = field(default_factory=lambda: deque(maxlen=100))  # as received, newest last
 
 
 class BadParameter(ValueError):
@@ -347,7 +352,10 @@ class KeepaSimulator:
             elif endpoint == "seller":
                 result, cost = self._sellers(query, now)
             else:
-                result, cost = self._deals(self._selection(method, query, body), now)
+                selection = self._selection(method, query, body)
+                with self._lock:
+                    self.stats.deal_selections.append(selection)
+                result, cost = self._deals(selection, now)
         except BadParameter as exc:
             error = {"type": "invalidParameter", "message": str(exc)}
             return _Reply(400, {**ledger.envelope(0), "error": error})
@@ -453,6 +461,7 @@ class KeepaSimulator:
         return raw
 
     def _deals(self, selection: dict, now: int) -> tuple[dict, int]:
+        selection = {k: v for k, v in selection.items() if v is not None}  # null: filter unset
         page = _as_int(selection.get("page", 0), "page", 0, 10_000)
         _as_int(selection.get("domainId", 1), "domainId", 1, 12)
         price_types = selection.get("priceTypes", 0)
@@ -461,7 +470,8 @@ class KeepaSimulator:
         if len(price_types) != 1:
             raise BadParameter("priceTypes must hold exactly one price type")
         price_type = _as_int(price_types[0], "priceTypes", 0, CSV_SLOTS - 1)
-        date_range = _as_int(selection.get("dateRange", 0), "dateRange", 0, 3)
+        # The catalogue's deals carry Keepa's four intervals; 4, Keepa's longest, reads the 90 days.
+        date_range = min(_as_int(selection.get("dateRange", 0), "dateRange", 0, 4), LONGEST_INTERVAL)
         sort_type = _as_int(selection.get("sortType", SORT_BY_DELTA_PERCENT), "sortType", -4, 4)
         if sort_type == -SORT_BY_DEAL_AGE:
             raise BadParameter("sortType 1 (deal age) is not invertible")

@@ -4,7 +4,7 @@ belongs to the signed-in user: their filter presets and their "new since last vi
 The deals start from ``Deal.objects.displayable()`` (the one zombie rule), so a zombie is
 never listed and its detail answers 404. The list is lean (the table's columns and a short
 sparkline); the detail carries every figure and the price history. Session and token
-authentication, signed-in users only (the project's DRF defaults).
+authentication, sellers and staff only (the project's DRF defaults: ``dealsite.access.ReadsDeals``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ FIELD_ERRORS_SCHEMA = {
 BAD_PARAMETER = OpenApiResponse(
     FIELD_ERRORS_SCHEMA, description="A malformed query parameter; the body is keyed by its name."
 )
-NOT_SIGNED_IN = OpenApiResponse(DETAIL_SCHEMA, description="Not signed in (no session, bad or no token).")
+NOT_SIGNED_IN = OpenApiResponse(
+    DETAIL_SCHEMA, description="No or bad credentials (session or token); see WWW-Authenticate."
+)
+NOT_A_SELLER = OpenApiResponse(DETAIL_SCHEMA, description="Signed in, but neither a seller nor staff.")
 NOT_FOUND = OpenApiResponse(DETAIL_SCHEMA, description="A page past the end (or not a page number).")
 
 
@@ -76,7 +79,8 @@ class DealListView(generics.ListAPIView):
         responses={
             200: DealListSerializer(many=True),
             400: BAD_PARAMETER,
-            403: NOT_SIGNED_IN,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_SELLER,
             404: NOT_FOUND,
         },
     )
@@ -105,7 +109,8 @@ class DealDetailView(generics.RetrieveAPIView):
         ],
         responses={
             200: DealSerializer,
-            403: NOT_SIGNED_IN,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_SELLER,
             404: OpenApiResponse(DETAIL_SCHEMA, description="No such deal, or it is not displayable."),
         },
     )
@@ -147,7 +152,12 @@ class NewDealsView(generics.GenericAPIView):
 
     @extend_schema(
         summary="Deals new since your last visit that match these filters",
-        responses={200: OpenApiResponse(NEW_DEALS_SCHEMA), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN},
+        responses={
+            200: OpenApiResponse(NEW_DEALS_SCHEMA),
+            400: BAD_PARAMETER,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_SELLER,
+        },
     )
     def get(self, request, *args, **kwargs):
         return self.answer(visits.baseline(request.user))
@@ -155,7 +165,12 @@ class NewDealsView(generics.GenericAPIView):
     @extend_schema(
         summary="Mark every deal seen: the count starts again from now",
         request=None,
-        responses={200: OpenApiResponse(NEW_DEALS_SCHEMA), 400: BAD_PARAMETER, 403: NOT_SIGNED_IN},
+        responses={
+            200: OpenApiResponse(NEW_DEALS_SCHEMA),
+            400: BAD_PARAMETER,
+            401: NOT_SIGNED_IN,
+            403: NOT_A_SELLER,
+        },
     )
     def post(self, request, *args, **kwargs):
         visit = visits.mark_seen(request.user, now=get_clock().now())
@@ -194,7 +209,7 @@ class FilterPresetListView(generics.ListCreateAPIView):
 
     @extend_schema(
         summary="Save the filters as a new preset",
-        responses={201: FilterPresetSerializer, 400: BAD_PARAMETER, 403: NOT_SIGNED_IN},
+        responses={201: FilterPresetSerializer, 400: BAD_PARAMETER, 401: NOT_SIGNED_IN, 403: NOT_A_SELLER},
     )
     def post(self, request, *args, **kwargs):
         preset = _saved(request, self.get_serializer(data=request.data))

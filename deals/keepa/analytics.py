@@ -54,7 +54,7 @@ from deals.keepa.facts import (
     datetime_to_keepa_minutes,
     keepa_minutes_to_datetime,
 )
-from deals.keepa.product import ProductSnapshot
+from deals.keepa.product import ProductSnapshot, Series
 
 CONFIRM_WINDOW = 240 * 60
 SALES_LOOKBACK = 730 * DAY
@@ -62,6 +62,8 @@ ONE_YEAR = 365 * DAY
 LIST_AT_LIMIT_CENTS = 150_000
 SUSPICIOUS_MULTIPLE = 3
 SPARKLINE_POINTS = 60
+CHART_POINTS = 120  # per series of the deal view's charts: a point every six days over two years
+CHART_SALES = 500  # the most inferred sales the deal view marks
 
 
 def div_half_even(numerator: int, denominator: int) -> int:
@@ -144,6 +146,10 @@ class ProductAnalysis:
     outliers_removed: int
     incomplete_reasons: list[str] = field(default_factory=list)
     sales: tuple[InferredSale, ...] = ()
+    #: The deal view's charts: ``chart_history``.
+    chart: dict = field(default_factory=dict)
+    #: How List at came about, for the deal view: ``list_at_basis``.
+    list_at_basis: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -248,6 +254,7 @@ def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
     trough_season, trough_cents = _trough(clean)
     if list_at is None:
         reasons.append("no inferred sale in the last two years: no List at")
+    from_sales = list_at
     ceiling = _amazon_ceiling(snapshot)
     capped = False
     if list_at is not None and ceiling is not None and list_at > ceiling:
@@ -286,6 +293,17 @@ def analyse(snapshot: ProductSnapshot, *, now: datetime) -> ProductAnalysis:
         outliers_removed=len(removed),
         incomplete_reasons=reasons,
         sales=tuple(clean),
+        chart=chart_history(snapshot, clean, now_minutes),
+        list_at_basis={
+            "sales": len(clean),
+            "sales_last_year": len(recent),
+            "outliers_removed": len(removed),
+            "one_year_avg_source": avg_source,
+            "peak_month": peak_season,
+            "from_sales_cents": from_sales,
+            "amazon_ceiling_cents": ceiling,
+            "capped": capped,
+        },
     )
 
 
@@ -357,3 +375,36 @@ def _sparkline(snapshot: ProductSnapshot, now_minutes: int) -> list[list[int]]:
         last = len(points) - 1
         points = [points[i * last // (SPARKLINE_POINTS - 1)] for i in range(SPARKLINE_POINTS)]
     return [[(t + KEEPA_EPOCH_OFFSET_MINUTES) * 60, v] for t, v in points]
+
+
+def chart_history(snapshot: ProductSnapshot, sales: list[InferredSale], now_minutes: int) -> dict:
+    """The deal view's charts over the sales lookback (two years): the used, new and Amazon
+    prices and the sales rank as ``[unix seconds, value or None]`` (None: no offer, a gap in
+    the line), at most ``CHART_POINTS`` each, and the inferred sales as
+    ``[unix seconds, cents, "used" | "new"]``, the most recent ``CHART_SALES``."""
+    since = now_minutes - SALES_LOOKBACK
+    series = {
+        name: _chart_series(snapshot.slot(slot), since, now_minutes)
+        for name, slot in (("used", USED), ("new", NEW), ("amazon", AMAZON), ("rank", SALES))
+    }
+    marked = [s for s in sales if since <= s.at_minutes <= now_minutes][-CHART_SALES:]
+    series["sales"] = [[_unix(s.at_minutes), s.price_cents, s.condition] for s in marked]
+    return series
+
+
+def _chart_series(series: Series, since: int, now_minutes: int) -> list[list[int | None]]:
+    start = bisect_right(series.times, since)
+    points: list[tuple[int, int]] = []
+    if start > 0:
+        points.append((since, series.values[start - 1]))  # the value in force when the window opens
+    points += [
+        (t, v) for t, v in zip(series.times[start:], series.values[start:], strict=True) if t <= now_minutes
+    ]
+    if len(points) > CHART_POINTS:
+        last = len(points) - 1
+        points = [points[i * last // (CHART_POINTS - 1)] for i in range(CHART_POINTS)]
+    return [[_unix(t), v if v >= 0 else None] for t, v in points]
+
+
+def _unix(keepa_minutes: int) -> int:
+    return (keepa_minutes + KEEPA_EPOCH_OFFSET_MINUTES) * 60

@@ -81,10 +81,10 @@ def buyer(django_user_model):
 def log_in(page, url: str) -> None:
     """Through the real login form, starting from the page the user wanted."""
     page.goto(url)
-    expect(page).to_have_url(re.compile(r"/admin/login/\?next="))
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
     page.fill("#id_username", "buyer")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")
     expect(page.locator("#dashboard[data-ready=true]")).to_be_attached()
 
 

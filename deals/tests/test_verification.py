@@ -17,6 +17,7 @@ from deals.passes import RunReport
 from deals.selection import DEFAULT_SELECTION
 from deals.tests.factories import fba_offer, make_deal
 from deals.tests.keepa_support import CountingBucket, simulator_client
+from dealsite.tests.support import make_seller
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 
@@ -187,7 +188,7 @@ def api(django_user_model):
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_user("seller", password="pw"))
+    client.force_authenticate(make_seller(django_user_model))
     return client
 
 

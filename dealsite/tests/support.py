@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.contrib.auth.models import Group
+
+from dealsite.access import SELLERS_GROUP
+
 T = TypeVar("T")
 
 
@@ -19,3 +23,11 @@ def wait_for(condition: Callable[[], T], *, timeout: float, interval: float = 0.
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def make_seller(user_model, username: str = "seller", password: str = "a-long-test-password-1", **fields):
+    """A user in the "sellers" group: reads, never writes. (Migration deals 0011 makes the
+    group; a transactional test's flush removes it, hence get_or_create.)"""
+    user = user_model.objects.create_user(username, password=password, **fields)
+    user.groups.add(Group.objects.get_or_create(name=SELLERS_GROUP)[0])
+    return user

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from dealsite.tests.support import make_seller
 from tokens.clock import FakeClock, set_clock
 from tokens.interface import Grant
 from tokens.models import RechargeEvent
@@ -171,12 +172,12 @@ def test_automatic_recharges_are_audited(settings, bucket, clock):
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("buyer", password="pw")
+    return make_seller(django_user_model, "buyer")
 
 
 @pytest.fixture
 def operator(django_user_model):
-    person = django_user_model.objects.create_user("operator", password="pw")
+    person = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
     person.user_permissions.add(Permission.objects.get(codename="toggle_recharge"))
     return person
 

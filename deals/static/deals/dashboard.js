@@ -496,7 +496,9 @@
     asinCell.appendChild(keepa);
 
     var titleCell = cell(tr, null, "title");
-    var title = document.createElement("span");
+    var title = document.createElement("a");
+    title.href = "/deals/" + asin + "/";  // the deal view: history, how each figure was computed
+    title.className = "deal-link";
     title.textContent = deal.title || "(untitled)";
     title.title = deal.title || "";
     titleCell.appendChild(title);
@@ -509,7 +511,7 @@
     if (tr.classList.contains("is-new")) titleCell.appendChild(badge("New", "badge-new", "New since your last visit"));
     if (deal.amazon_sells) titleCell.appendChild(badge("Amazon sells", "badge-amazon", "Amazon itself offers this product"));
 
-    cell(tr, deal.condition || "—");
+    cell(tr, deal.condition || "—", "condition");
     var buy = cell(tr, formatCents(deal.buy_price_cents), "num buy");
     if (deal.buy_price_cents !== null && deal.buy_price_cents !== undefined) {
       buy.title = "Item " + formatCents(deal.buy_price_cents - (deal.shipping_cents || 0)) + " + shipping " +
@@ -546,7 +548,7 @@
     } else {
       checked.appendChild(badge("estimate", "badge-estimate", "From Keepa's statistics; no live offer checked yet"));
     }
-    cell(tr, formatInteger(deal.sales_rank), "num");
+    cell(tr, formatInteger(deal.sales_rank), "num rank");
     cell(tr, formatInteger(deal.sales_rank_drops_30), "num");
     cell(tr, formatPercent(deal.deal_trust_percent), "num trust");
     cell(tr, formatInteger(deal.used_offer_count), "num");
@@ -564,7 +566,7 @@
       profit.title = "List at " + formatCents(deal.list_at_cents);
     }
     cell(tr, formatPercent(deal.margin_percent), "num");
-    cell(tr, formatPercent(deal.roi_percent), "num");
+    cell(tr, formatPercent(deal.roi_percent), "num roi");
 
     var age = cell(tr, formatAge(secondsSince(deal.created_at, nowMs)), "age");
     age.title = "Found " + (deal.created_at || "?") + "; Keepa data from " + (deal.keepa_updated_at || "?");
@@ -582,11 +584,20 @@
     return tr;
   }
 
+  /* On a phone each row is a card (dashboard.css): every cell carries its column's name. */
+  function labelCells(row) {
+    var headers = document.querySelectorAll("#deals thead th");
+    Array.prototype.forEach.call(row.cells, function (td, i) {
+      if (headers[i]) td.dataset.label = headers[i].textContent.trim();
+    });
+    return row;
+  }
+
   function renderTable(data) {
     var body = $("deal-rows");
     var nowMs = serverNow();
     var fragment = document.createDocumentFragment();
-    (data.results || []).forEach(function (deal) { fragment.appendChild(renderRow(deal, nowMs)); });
+    (data.results || []).forEach(function (deal) { fragment.appendChild(labelCells(renderRow(deal, nowMs))); });
     body.replaceChildren(fragment);
     if (!data.results || !data.results.length) {
       var tr = document.createElement("tr");
@@ -844,6 +855,12 @@
   window.setInterval(function () {
     if (document.visibilityState === "visible") loadBucket();
   }, BUCKET_REFRESH_MS);
+
+  /* Filters fold away on a phone, at the width where dashboard.css turns rows into cards. */
+  var phone = window.matchMedia("(max-width: 700px)");
+  function foldFilters() { $("filters-fold").open = !phone.matches; }
+  phone.addEventListener("change", foldFilters);
+  foldFilters();
 
   loadDeals();
   loadBucket();
