@@ -70,7 +70,7 @@ def test_filters_and_table_headers_are_labelled(admin_client):
     ):
         assert f'<label for="{field_id}">' in html
         assert f'id="{field_id}"' in html
-    assert html.count('<th scope="col"') == 20
+    assert html.count('<th scope="col"') == 21
     assert "<caption" in html
 
 

@@ -1,4 +1,4 @@
-"""What belongs to each signed-in user on the seller's desk: their saved filter presets
+"""What belongs to each signed-in seller on the seller's desk: their saved filter presets
 (kept on the server, validated by the list's own filters, nobody else's), the "Optimal"
 preset, and the count of deals new since their last visit that match their filters."""
 
@@ -14,6 +14,7 @@ from deals import visits
 from deals.models import DashboardVisit, Deal, FilterPreset, Fulfillment
 from deals.presets import OPTIMAL
 from deals.tests.factories import displayable_row, make_deal
+from dealsite.tests.support import make_seller
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +31,12 @@ def api(user) -> APIClient:
 
 @pytest.fixture
 def seller(django_user_model):
-    return django_user_model.objects.create_user("seller", password="a-long-test-password-1")
+    return make_seller(django_user_model, "seller")
 
 
 @pytest.fixture
 def other(django_user_model):
-    return django_user_model.objects.create_user("other", password="a-long-test-password-1")
+    return make_seller(django_user_model, "other")
 
 
 # --- presets ---------------------------------------------------------------------------
@@ -117,9 +118,11 @@ def test_two_presets_of_one_user_cannot_share_a_name_but_two_users_can(seller, o
     assert api(other).post(PRESETS, {"name": "Mine", "params": {}}, format="json").status_code == 201
 
 
-def test_presets_need_a_signed_in_user():
-    assert APIClient().get(PRESETS).status_code in (401, 403)
-    assert APIClient().post(PRESETS, {"name": "x", "params": {}}, format="json").status_code in (401, 403)
+def test_presets_need_a_signed_in_seller(django_user_model):
+    assert APIClient().get(PRESETS).status_code == 401
+    assert APIClient().post(PRESETS, {"name": "x", "params": {}}, format="json").status_code == 401
+    outsider = django_user_model.objects.create_user("outsider", password="a-long-test-password-1")
+    assert api(outsider).get(PRESETS).status_code == 403
 
 
 def test_the_optimal_preset_applies_the_predecessors_criteria_where_the_data_exists(seller):

@@ -602,7 +602,7 @@
     if (!data.results || !data.results.length) {
       var tr = document.createElement("tr");
       cell(tr, Object.keys(state.filters).length ? "No deals match these filters." : "No deals yet.", "empty")
-        .colSpan = 20;
+        .colSpan = 21;
       body.appendChild(tr);
     }
   }
