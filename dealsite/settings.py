@@ -258,6 +258,9 @@ TOKENS = {
     "AUTO_RECHARGE_BELOW_RATE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_RATE", "10")),
     "AUTO_RECHARGE_BELOW_BALANCE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_BALANCE", "20")),
     "RESERVATION_TTL_SECONDS": int(os.environ.get("TOKENS_RESERVATION_TTL_SECONDS", "120")),
+    # Clocks (a host's, a reading's Keepa timestamp) further apart than this are not trusted:
+    # longer than any Keepa request lasts, far shorter than the hour a skewed clock can be off.
+    "MAX_CLOCK_SKEW_SECONDS": int(os.environ.get("TOKENS_MAX_CLOCK_SKEW_SECONDS", "300")),
     # Keepa minutes per real second for demos; 1 is real time.
     "CLOCK_SCALE": Decimal(os.environ.get("TOKENS_CLOCK_SCALE", "1")),
     # Shared anchor (unix seconds) so every process of a demo agrees on scaled time.

@@ -313,12 +313,12 @@ class KeepaClient:
             grant = outcome
         response, failure = self._send(endpoint, params)
         if failure is not None:
-            self.bucket.settle(grant, None)
+            self.bucket.settle(grant, None, status=None)
             logger.warning("keepa /%s failed: %s", endpoint, failure)
             raise failure
         status = response.status_code
         body, reading, problem = self._decode(response)
-        self.bucket.settle(grant, reading)
+        self.bucket.settle(grant, reading, status=status)
         logger.debug(
             "keepa /%s -> %s (consumed=%s, left=%s)",
             endpoint,

@@ -46,7 +46,7 @@ class RecordingBucket:
             return self.refuse
         return Grant(reservation_id=f"r{len(self.reserved)}", cost=cost)
 
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+    def settle(self, grant: Grant | None, reading: TokenReading | None, *, status: int | None = None) -> None:
         self.settled.append((grant, reading))
 
     def pause_fatal(self, reason: str) -> None:

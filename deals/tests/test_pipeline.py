@@ -184,7 +184,7 @@ class SharedBucket:
         self.available -= cost
         return Grant(reservation_id=f"r{cost}", cost=cost)
 
-    def settle(self, grant, reading) -> None:
+    def settle(self, grant, reading, *, status=None) -> None:
         self.settled.append(grant)
 
 
