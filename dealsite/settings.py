@@ -215,6 +215,10 @@ DEALSITE_PIPELINE = {
     "REFRESH_AFTER_SECONDS": int(os.environ.get("DEALSITE_REFRESH_AFTER_SECONDS", str(24 * 3600))),
     "STALE_AFTER_SECONDS": int(os.environ.get("DEALSITE_STALE_AFTER_SECONDS", str(14 * 24 * 3600))),
     "REPAIR_MAX_ATTEMPTS": int(os.environ.get("DEALSITE_REPAIR_MAX_ATTEMPTS", "3")),
+    # After a Keepa fault (5xx, timeout, cut-off answer) a candidate waits this long, doubling
+    # with each fault in a row up to the maximum; faults never spend its attempts.
+    "TRANSIENT_BACKOFF_SECONDS": int(os.environ.get("DEALSITE_TRANSIENT_BACKOFF_SECONDS", "60")),
+    "TRANSIENT_BACKOFF_MAX_SECONDS": int(os.environ.get("DEALSITE_TRANSIENT_BACKOFF_MAX_SECONDS", "900")),
 }
 # Pause between two runs of each periodic job chain.
 DEALSITE_JOB_INTERVALS = {

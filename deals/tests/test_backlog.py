@@ -84,3 +84,29 @@ def test_retryable_failures_back_off_doubling_until_the_last_attempt(clock, sett
         assert candidate.due_at == clock.now() + timedelta(seconds=backoff * 2 ** (attempt - 1))
     backlog.fail(Candidate.objects.get(), "HTTP 503", now=clock.now(), retryable=True)
     assert Candidate.objects.get().status == Candidate.Status.FAILED
+
+
+def test_keepa_faults_back_off_doubling_to_a_ceiling_and_never_spend_attempts(clock, settings):
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
+    first = settings.DEALSITE_PIPELINE["TRANSIENT_BACKOFF_SECONDS"]
+    ceiling = settings.DEALSITE_PIPELINE["TRANSIENT_BACKOFF_MAX_SECONDS"]
+    waits = []
+    for _ in range(8):
+        backlog.defer([Candidate.objects.get()], "HTTP 500", now=clock.now())
+        candidate = Candidate.objects.get()
+        waits.append((candidate.due_at - clock.now()).total_seconds())
+        assert (candidate.status, candidate.attempts, candidate.claimed_until) == ("pending", 0, None)
+    assert waits[:3] == [first, 2 * first, 4 * first]
+    assert max(waits) == ceiling == waits[-1]
+
+    backlog.finish(Candidate.objects.get(), now=clock.now())
+    assert Candidate.objects.get().transient_failures == 0, "a fetch ends the run of faults"
+
+
+def test_failed_candidates_are_made_due_again_with_fresh_attempts(clock):
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
+    backlog.make_due("B000000002", source=Candidate.Source.DISCOVERY, now=clock.now())
+    backlog.fail(Candidate.objects.get(asin="B000000001"), "no product", now=clock.now(), retryable=False)
+    assert backlog.retry_failed(now=clock.now()) == 1
+    revived = Candidate.objects.get(asin="B000000001")
+    assert (revived.status, revived.attempts, revived.due_at) == ("pending", 0, clock.now())
