@@ -48,13 +48,15 @@ end
 -- clocks. A high-water mark further ahead than the bound came from a clock that was wrong
 -- (a caller's, or a demo's x60 clock): holding it would freeze every projection until real
 -- time caught up, so the bucket follows the earlier clock, which can only make it late, and
--- says so. Keepa's next reading settles which clock was right.
+-- says so. The balance projected on the wrong clock is no longer known: one probe call brings
+-- Keepa's reading, which settles which clock was right.
 local last_now = num('last_now', now)
 if now < last_now then
   if last_now - now <= skew_bound then
     now = last_now
   else
     note_skew('bucket_ahead', last_now - now)
+    set('known', 0)
   end
 end
 set('last_now', now)
@@ -196,8 +198,10 @@ if op == 'reserve' then
   if get('fatal_reason') then
     refuse('fatal', now + FALLBACK_WAIT * 5, get('fatal_reason'))
   elseif not known then
-    -- Unknown balance: one probe call at a time, so the first reading arrives.
-    if live == 0 then
+    -- Unknown balance: one probe call at a time, so the first reading arrives. Reservations
+    -- expiring beyond any ttl were stamped on a clock that was ahead: they do not block it.
+    local misdated = redis.call('ZCOUNT', exp_key, '(' .. fmt(now + ttl_ms + skew_bound), '+inf')
+    if live <= misdated then
       grant()
     else
       local until_ = now + probe_wait_ms

@@ -385,19 +385,23 @@ def test_a_reading_stamped_an_hour_ahead_never_holds_the_bucket(make_bucket, clo
     hour ahead. The next real reading replaces it, and the balance moves again at once."""
     earlier_run = make_bucket()
     earlier_run.clock = FakeClock(clock.time() + HOUR)
-    known(earlier_run, earlier_run.clock, 0, rate=20)
+    known(earlier_run, earlier_run.clock, 1196, rate=20)
+    assert isinstance(earlier_run.reserve(50), Grant)  # and one of its workers died holding 50
 
     bucket = make_bucket()
     status = bucket.status()
     assert status.now == clock.time(), "the bucket follows the earlier clock, not the frozen one"
     assert status.clock_skew_kind == "bucket_ahead"
-    bucket.settle(None, reading(clock, 1200, rate=20, consumed=0))  # the free /token call
+    assert not status.known, "a balance projected on the wrong clock is not trusted"
+    probe = bucket.reserve(1)
+    assert isinstance(probe, Grant), "one probe call brings Keepa's own reading"
+    bucket.settle(probe, reading(clock, 1200, rate=20))
     status = bucket.status()
-    assert status.tokens == 1200, "Keepa's own reading is believed"
+    assert status.tokens == 1200 and status.in_flight_tokens == 50, "Keepa's own reading is believed"
     assert status.clock_skew_kind == "reading_ahead" and status.clock_skew_seconds == HOUR
     assert isinstance(bucket.reserve(100), Grant)
-    clock.advance(60)
-    assert bucket.status().tokens == 1200, "refills arrive on real time (capped)"
+    clock.advance(bucket.reservation_ttl_seconds + 1)
+    assert bucket.status().in_flight_tokens == 0, "the dead worker's 50 expire after their ttl"
 
 
 def test_reservations_stamped_on_a_clock_an_hour_ahead_expire_after_their_own_ttl(make_bucket, clock):
