@@ -135,9 +135,9 @@ def test_a_worker_whose_clock_runs_an_hour_ahead_is_corrected_and_freezes_no_one
         jobs.ensure_scheduled("backfill")
         wait_for(lambda: done(asins) == 30, timeout=60, message="the backlog fetched")
 
-        assert "correcting it for the token bucket" in stack.worker_logs()
         status = shared_bucket(stack, real_redis, stack.clock).status()
         assert abs(status.now - stack.clock.time()) < 60, "the bucket keeps Keepa's time, not the hour ahead"
+        assert "correcting it for the token bucket" in stack.worker_logs()
         keepa_balance = stack.simulator.ledger(API_KEY).balance()
         assert abs(status.tokens - keepa_balance) <= 40, "and projects Keepa's balance"
         assert stack.simulator.stats.rate_limited == 0
