@@ -8,17 +8,23 @@ of Keepa-hours and a clock an hour off play out in seconds while every part is t
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from deals import jobs
+from deals.keepa.client import KeepaClient
+from deals.keepa.errors import PaymentRequired
 from deals.models import Candidate
 from dealsite.tests.support import wait_for
 from keepasim.harness import API_KEY, PipelineStack
+from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.bucket import RedisTokenBucket, bucket_id_for
-from tokens.clock import FakeClock
+from tokens.clock import FakeClock, use_clock
 from tokens.interface import Grant, TokenReading
+from tokens.services import get_bucket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -143,3 +149,23 @@ def test_a_worker_whose_clock_runs_an_hour_ahead_is_corrected_and_freezes_no_one
         assert stack.simulator.stats.rate_limited == 0
         clock = diagnose(stack)["clock"]
         assert clock["status"] == "WARN" and "a caller's clock was ahead of Keepa's" in clock["explanation"]
+
+
+def test_a_402_from_keepa_shows_in_bucket_status_as_a_402_never_as_a_429(settings, rq_settings):
+    """An expired key: Keepa answers 402 with a token envelope of 0 left and nothing charged,
+    which the bucket used to file as a 429."""
+    clock = FakeClock(1_800_000_000.0)
+    config = SimulatorConfig(keys={"some-live-key": 20}, clock=clock, products=10)
+    with KeepaSimulator(config) as simulator, use_clock(clock):
+        settings.KEEPA_API_KEY = "an-expired-key"
+        settings.KEEPA_BASE_URL = simulator.base_url
+        client = KeepaClient.from_settings(bucket=get_bucket())
+        with pytest.raises(PaymentRequired):
+            client.products(["0000000001"])
+
+        out = StringIO()
+        with pytest.raises(CommandError, match="paused by a fatal Keepa error"):
+            call_command("bucket_status", stdout=out)
+    text = out.getvalue()
+    assert "last refusal  402 payment required: key expired or plan lacks access at 2027-01-15" in text
+    assert "429" not in text
