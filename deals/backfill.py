@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef
 from deals import backlog, services, verification
 from deals.audit import acting_as
 from deals.ingest import fetch_products, store_product
-from deals.keepa.errors import InvalidParameter, KeepaError, NotFound
+from deals.keepa.errors import KeepaError, NotEnoughTokens, PaymentRequired, TransientError
 from deals.keepa.facts import MIN_OFFERS
 from deals.models import Candidate, Deal
 from deals.passes import RunReport, stop_for_tokens
@@ -58,24 +58,40 @@ def process_batch(
     *,
     on_product: Callable[[Candidate, object], None],
     on_missing: Callable[[Candidate, str], None],
+    on_error: Callable[[Candidate, str], None] | None = None,
     offers: int | None = None,
 ) -> None:
     """Fetch a batch (with ``offers``, its live offers too) and hand each product (or its
-    absence) to the callbacks.
+    absence, or its error) to the callbacks.
 
-    A 400/404 on a batch of several is retried one ASIN at a time, so one bad ASIN fails
-    alone. Token refusals, 402 and transient errors propagate to the caller.
+    Token refusals, 402 and transient faults (Keepa's trouble, whatever the ASINs) propagate
+    to the caller. Any other error on a batch of several is retried one ASIN at a time, so only
+    an ASIN that fails alone is blamed: a 400/404 marks it missing, anything else goes to
+    ``on_error`` (or propagates without one).
     """
     try:
         response = fetch_products(client, [c.asin for c in batch], offers=offers)
-    except (InvalidParameter, NotFound) as exc:
+    except (NotEnoughTokens, PaymentRequired, TransientError):
+        raise
+    except KeepaError as exc:
         if len(batch) > 1:
             for candidate in batch:
                 process_batch(
-                    client, [candidate], report, on_product=on_product, on_missing=on_missing, offers=offers
+                    client,
+                    [candidate],
+                    report,
+                    on_product=on_product,
+                    on_missing=on_missing,
+                    on_error=on_error,
+                    offers=offers,
                 )
             return
-        on_missing(batch[0], f"Keepa rejected the ASIN: {exc}")
+        if exc.status in (400, 404, 405):
+            on_missing(batch[0], f"Keepa rejected the ASIN: {exc}")
+            return
+        if on_error is None:
+            raise
+        on_error(batch[0], f"{type(exc).__name__}: {exc}")
         return
     report.spend("offers" if offers else "statistics", response.reading)
     by_asin = {p.get("asin"): p for p in response.products if isinstance(p, dict)}
@@ -147,7 +163,7 @@ def run_backfill(
         if not fresh:
             continue
         _fetch_and_store(client, fresh, report, now=now)
-        if report.stopped:
+        if report.stopped or report.keepa_fault:
             break
         if progress:
             progress(report)
@@ -177,16 +193,34 @@ def _fetch_and_store(client, batch: Sequence[Candidate], report: RunReport, *, n
         backlog.fail(candidate, reason, now=now, retryable=False)
         report.failed += 1
 
+    def errored(candidate: Candidate, reason: str) -> None:
+        backlog.fail(candidate, reason, now=now, retryable=True)
+        report.errors.append(reason)
+
     try:
         with stop_for_tokens(report, on_stop=lambda: backlog.release(batch)):
-            process_batch(client, batch, report, on_product=stored, on_missing=missing, offers=offers)
+            process_batch(
+                client, batch, report, on_product=stored, on_missing=missing, on_error=errored, offers=offers
+            )
             if with_offers:
                 deals, products = zip(*with_offers, strict=True)
                 verification.record_offers(client, deals, products, now=now, report=report)
+    except TransientError as exc:
+        # Keepa's trouble, not the ASINs': what the batch still holds backs off, attempts
+        # untouched, and the pass stops rather than spend the backlog on a failing Keepa.
+        reason = f"{type(exc).__name__}: {exc}"
+        backlog.defer(_still_held(batch), reason, now=now)
+        report.keepa_fault = reason
+        report.errors.append(str(exc))
     except KeepaError as exc:
-        for candidate in Candidate.objects.filter(id__in=[c.id for c in batch], claimed_until__isnull=False):
+        for candidate in _still_held(batch):
             backlog.fail(candidate, f"{type(exc).__name__}: {exc}", now=now, retryable=True)
         report.errors.append(str(exc))
+
+
+def _still_held(batch: Sequence[Candidate]) -> list[Candidate]:
+    """The batch's candidates not yet settled (stored or failed ones gave up their claim)."""
+    return list(Candidate.objects.filter(id__in=[c.id for c in batch], claimed_until__isnull=False))
 
 
 def schedule_refreshes(*, now: datetime, limit: int = 500) -> int:

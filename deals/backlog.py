@@ -24,6 +24,9 @@ PRIORITY = {Source.STAFF: 10, Source.DISCOVERY: 0, Source.REFRESH: -1}
 #: The order claims take: highest priority, then longest due.
 CLAIM_ORDER = ("-priority", "due_at", "id")
 
+#: Where the count of Keepa faults in a row stops (the backoff is long capped by then).
+TRANSIENT_FAILURES_CAP = 10_000
+
 
 def _pipeline(name: str):
     return settings.DEALSITE_PIPELINE[name]
@@ -38,6 +41,7 @@ def _due_fields(source: str, now: datetime, feed_last_update: datetime | None) -
         "due_at": now,
         "claimed_until": None,
         "attempts": 0,
+        "transient_failures": 0,
         "last_error": "",
         "feed_last_update": feed_last_update,
         "updated_at": now,
@@ -72,6 +76,20 @@ def request_refetch(asins: Sequence[str], *, now: datetime) -> int:
     return len(asins)
 
 
+def retry_failed(*, now: datetime) -> int:
+    """Every candidate that failed for good is due again with fresh attempts: the operator's
+    way back after a cause outside the ASINs (an outage from before faults backed off, a
+    fixed bug) failed many at once."""
+    return Candidate.objects.filter(status=Candidate.Status.FAILED).update(
+        status=Candidate.Status.PENDING,
+        due_at=now,
+        claimed_until=None,
+        attempts=0,
+        transient_failures=0,
+        updated_at=now,
+    )
+
+
 def claim(limit: int, *, now: datetime) -> list[Candidate]:
     """Lease up to ``limit`` claimable candidates in ``CLAIM_ORDER``."""
     with transaction.atomic():
@@ -91,13 +109,41 @@ def release(candidates: Sequence[Candidate]) -> None:
 
 def finish(candidate: Candidate, *, now: datetime, note: str = "") -> None:
     Candidate.objects.filter(id=candidate.id).update(
-        status=Candidate.Status.DONE, claimed_until=None, attempts=0, last_error=note, updated_at=now
+        status=Candidate.Status.DONE,
+        claimed_until=None,
+        attempts=0,
+        transient_failures=0,
+        last_error=note,
+        updated_at=now,
     )
 
 
+def transient_backoff_seconds(failures: int) -> int:
+    """How long a candidate waits after its ``failures``-th Keepa fault in a row: doubling from
+    ``TRANSIENT_BACKOFF_SECONDS``, at most ``TRANSIENT_BACKOFF_MAX_SECONDS``, so a long outage
+    costs a try now and then, and the backlog moves within that maximum once Keepa is back."""
+    first, most = _pipeline("TRANSIENT_BACKOFF_SECONDS"), _pipeline("TRANSIENT_BACKOFF_MAX_SECONDS")
+    return min(most, first * 2 ** min(max(0, failures - 1), 20))
+
+
+def defer(candidates: Sequence[Candidate], reason: str, *, now: datetime) -> None:
+    """Keepa failed the call, not the ASIN (5xx, timeout, a cut-off answer): hand the claimed
+    candidates back to try later, their attempts untouched. Spending attempts here turned hours
+    of Keepa 500s into a backlog failed for good."""
+    for candidate in candidates:
+        failures = min(candidate.transient_failures + 1, TRANSIENT_FAILURES_CAP)
+        Candidate.objects.filter(id=candidate.id).update(
+            claimed_until=None,
+            transient_failures=failures,
+            last_error=reason[:2000],
+            due_at=now + timedelta(seconds=transient_backoff_seconds(failures)),
+            updated_at=now,
+        )
+
+
 def fail(candidate: Candidate, reason: str, *, now: datetime, retryable: bool) -> None:
-    """Record a failed attempt; retryable failures come back later with a doubling backoff,
-    up to ``MAX_ATTEMPTS``."""
+    """Record a failed attempt about this ASIN alone; retryable failures come back later with
+    a doubling backoff, up to ``MAX_ATTEMPTS``. Keepa's own faults go to ``defer``."""
     attempts = candidate.attempts + 1
     final = not retryable or attempts >= _pipeline("MAX_ATTEMPTS")
     backoff = _pipeline("RETRY_BACKOFF_SECONDS") * 2 ** (attempts - 1)

@@ -581,6 +581,11 @@ class Candidate(models.Model):
         null=True, blank=True, help_text="Keepa's lastUpdate as the deal feed reported it."
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    transient_failures = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Keepa faults (5xx, timeouts, cut-off answers) since the last fetch: each backs "
+        "the candidate off, none counts as an attempt.",
+    )
     last_error = models.TextField(blank=True)
     # Set by backlog.py from the caller's clock; the defaults serve rows made by hand.
     discovered_at = models.DateTimeField(default=timezone.now)

@@ -17,7 +17,8 @@ PURPOSES = ("discovery", "statistics", "offers", "sellers")
 @dataclass
 class RunReport:
     """What a pass did; ``wait_seconds`` is set when it stopped for tokens, ``fatal`` when
-    Keepa refused the key or plan (402)."""
+    Keepa refused the key or plan (402), ``keepa_fault`` when it stopped for a transient Keepa
+    fault (what it held backs off and is tried again; the next run comes as usual)."""
 
     processed: int = 0
     complete: int = 0
@@ -29,6 +30,7 @@ class RunReport:
     spent: Counter[str] = field(default_factory=Counter)  # tokens Keepa charged, by ``PURPOSES``
     wait_seconds: float | None = None
     fatal: str | None = None
+    keepa_fault: str | None = None
     errors: list[str] = field(default_factory=list)
     note: str = ""
 
@@ -64,6 +66,7 @@ class RunReport:
                 else ""
             )
             + (f" ({self.note})" if self.note else "")
+            + (f" stopped for a Keepa fault: {self.keepa_fault}" if self.keepa_fault else "")
         )
 
 

@@ -1,7 +1,8 @@
 """Repair: re-fetch deals hidden for missing or nonsensical data, ignoring any cache.
 
 A deal that a repair does not fix backs off; after ``REPAIR_MAX_ATTEMPTS`` it is
-unrepairable (still kept, still visible to staff).
+unrepairable (still kept, still visible to staff). A transient Keepa fault (5xx, timeout,
+cut-off answer) is no failure of the deal: the pass stops and the next one tries again.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.db import transaction
 from deals import services
 from deals.audit import acting_as
 from deals.ingest import fetch_products, store_product
-from deals.keepa.errors import KeepaError
+from deals.keepa.errors import KeepaError, TransientError
 from deals.models import Deal
 from deals.passes import RunReport, stop_for_tokens
 from tokens.clock import Clock
@@ -34,6 +35,10 @@ def run_repair(client, *, clock: Clock, limit: int = 100, report: RunReport | No
         try:
             with stop_for_tokens(report):
                 response = fetch_products(client, [deal.asin])
+        except TransientError as exc:
+            report.keepa_fault = f"{type(exc).__name__}: {exc}"
+            report.errors.append(str(exc))
+            break
         except KeepaError as exc:
             failed(deal, f"{type(exc).__name__}: {exc}")
             continue

@@ -299,6 +299,10 @@ DEALSITE_PIPELINE = {
     "REFRESH_AFTER_SECONDS": int(os.environ.get("DEALSITE_REFRESH_AFTER_SECONDS", str(24 * 3600))),
     "STALE_AFTER_SECONDS": int(os.environ.get("DEALSITE_STALE_AFTER_SECONDS", str(14 * 24 * 3600))),
     "REPAIR_MAX_ATTEMPTS": int(os.environ.get("DEALSITE_REPAIR_MAX_ATTEMPTS", "3")),
+    # After a Keepa fault (5xx, timeout, cut-off answer) a candidate waits this long, doubling
+    # with each fault in a row up to the maximum; faults never spend its attempts.
+    "TRANSIENT_BACKOFF_SECONDS": int(os.environ.get("DEALSITE_TRANSIENT_BACKOFF_SECONDS", "60")),
+    "TRANSIENT_BACKOFF_MAX_SECONDS": int(os.environ.get("DEALSITE_TRANSIENT_BACKOFF_MAX_SECONDS", "900")),
 }
 # Pause between two runs of each periodic job chain.
 DEALSITE_JOB_INTERVALS = {
@@ -344,6 +348,9 @@ TOKENS = {
     "AUTO_RECHARGE_BELOW_RATE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_RATE", "10")),
     "AUTO_RECHARGE_BELOW_BALANCE": int(os.environ.get("TOKENS_AUTO_RECHARGE_BELOW_BALANCE", "20")),
     "RESERVATION_TTL_SECONDS": int(os.environ.get("TOKENS_RESERVATION_TTL_SECONDS", "120")),
+    # Clocks (a host's, a reading's Keepa timestamp) further apart than this are not trusted:
+    # longer than any Keepa request lasts, far shorter than the hour a skewed clock can be off.
+    "MAX_CLOCK_SKEW_SECONDS": int(os.environ.get("TOKENS_MAX_CLOCK_SKEW_SECONDS", "300")),
     # Keepa minutes per real second for demos; 1 is real time.
     "CLOCK_SCALE": Decimal(_env.get("TOKENS_CLOCK_SCALE", "1")),
     # Shared anchor (unix seconds) so every process of a demo agrees on scaled time.

@@ -28,7 +28,7 @@ from deals.models import Candidate, Deal, JobRun, Quality
 from deals.worker import DATABASE_ERROR_FIELD
 from tokens.clock import get_clock
 from tokens.ledger import describe
-from tokens.reporting import duration
+from tokens.reporting import clock_skew, duration
 from tokens.services import get_bucket, get_ledger, redis_connection
 
 #: How many refill ticks (Keepa refills once a minute) without progress count as "stalled".
@@ -38,6 +38,8 @@ REFILL_TICK_SECONDS = 60
 WORKER_HEARTBEAT_MARGIN_SECONDS = 30
 #: A bucket reading older than this while work is due means nothing talks to Keepa.
 BUCKET_STALE_SECONDS = 3600
+#: A disagreement of clocks the bucket saw within this long ago is still worth a warning.
+CLOCK_SKEW_RECENT_SECONDS = 3600
 
 
 class Status(enum.StrEnum):
@@ -140,6 +142,54 @@ def bucket_result(status: Any, *, stale_after_seconds: float = BUCKET_STALE_SECO
     if age is not None and age > stale_after_seconds:
         return CheckResult("bucket", Status.WARN, f"{level}, last reading {duration(age)} old", data)
     return CheckResult("bucket", Status.OK, f"active: {level}, {status.in_flight_tokens} in flight", data)
+
+
+def clock_result(
+    status: Any, *, now: float, recent_seconds: float = CLOCK_SKEW_RECENT_SECONDS
+) -> CheckResult:
+    """Whether the bucket lately saw a clock (a host's, a reading's) off Keepa's own time by
+    more than the bound: it corrected it, but the clock itself is still wrong somewhere."""
+    data = {
+        "kind": status.clock_skew_kind,
+        "off_by_seconds": status.clock_skew_seconds,
+        "seen_at": status.clock_skew_at,
+    }
+    if status.clock_skew_at is not None and now - status.clock_skew_at <= recent_seconds:
+        return CheckResult(
+            "clock",
+            Status.WARN,
+            f"{clock_skew(status)}; fix the clock that is off (NTP on the host, or a demo's "
+            "settings reaching production)",
+            data,
+        )
+    return CheckResult("clock", Status.OK, "every clock agrees with Keepa's timestamps", data)
+
+
+def backlog_result(
+    *,
+    failed: int,
+    last_failure: str,
+    backing_off: int,
+    last_fault: str,
+    next_try_seconds: float | None,
+) -> CheckResult:
+    """Candidates failed for good (only an ASIN's own errors do that) and candidates backing
+    off after Keepa faults (5xx, timeouts, cut-off answers), which never spend attempts."""
+    data = {"failed": failed, "backing_off": backing_off, "next_try_seconds": next_try_seconds}
+    parts = []
+    if failed:
+        parts.append(
+            f"{failed} candidates failed for good (latest: {last_failure}); re-queue them with "
+            "`backfill --retry-failed` or the admin's Re-fetch action"
+        )
+    if backing_off:
+        parts.append(
+            f"{backing_off} candidates backing off after Keepa faults (latest: {last_fault}), "
+            f"next try in {duration(next_try_seconds)}"
+        )
+    if parts:
+        return CheckResult("backlog", Status.WARN, "; ".join(parts), data)
+    return CheckResult("backlog", Status.OK, "no candidate failed or backing off", data)
 
 
 def heartbeat_max_age(worker_ttl: int | None = None) -> int:
@@ -277,6 +327,28 @@ def check_bucket() -> CheckResult:
     return bucket_result(get_bucket().status())
 
 
+def check_clock() -> CheckResult:
+    return clock_result(get_bucket().status(), now=get_clock().time())
+
+
+def check_backlog() -> CheckResult:
+    now = get_clock().now()
+    failed = Candidate.objects.filter(status=Candidate.Status.FAILED)
+    backing_off = Candidate.objects.filter(
+        status=Candidate.Status.PENDING, transient_failures__gt=0, due_at__gt=now
+    )
+    latest_failure = failed.order_by("-updated_at").values_list("last_error", flat=True).first()
+    latest_fault = backing_off.order_by("-updated_at").values_list("last_error", flat=True).first()
+    next_due = backing_off.order_by("due_at").values_list("due_at", flat=True).first()
+    return backlog_result(
+        failed=failed.count(),
+        last_failure=redact(latest_failure or "")[:200],
+        backing_off=backing_off.count(),
+        last_fault=redact(latest_fault or "")[:200],
+        next_try_seconds=None if next_due is None else (next_due - now).total_seconds(),
+    )
+
+
 def check_spending() -> CheckResult:
     """What the last hour's Keepa tokens bought: the deal finder, statistics, offers, sellers."""
     spent = get_ledger().last(3600)
@@ -357,8 +429,10 @@ CHECKS: dict[str, Check] = {
     # Keepa before the bucket: its free /token reading refreshes what the bucket reports.
     "keepa": check_keepa,
     "bucket": check_bucket,
+    "clock": check_clock,
     "spending": check_spending,
     "deals": check_deals,
+    "backlog": check_backlog,
     "last_runs": check_last_runs,
     "progress": check_progress,
 }

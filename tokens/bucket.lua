@@ -3,8 +3,9 @@
 -- KEYS[1] state hash, KEYS[2] reservations hash (id -> "cost:seq:ghost_seq"),
 -- KEYS[3] reservation expiry zset (id -> expiry ms).
 -- ARGV[1] op, ARGV[2] now (clock ms, from the caller's clock, never Redis TIME),
--- ARGV[3..10] policy: threshold, timeout_ms, floor, auto (0/1), auto_below_rate,
--- auto_below_balance, reservation_ttl_ms, probe_wait_ms; ARGV[11..] op arguments.
+-- ARGV[3..11] policy: threshold, timeout_ms, floor, auto (0/1), auto_below_rate,
+-- auto_below_balance, reservation_ttl_ms, probe_wait_ms, skew_ms (how far two clocks may
+-- disagree before one is called wrong); ARGV[12..] op arguments.
 -- Every reply is a flat list of name/value strings: the status plus what the op decided.
 
 local state_key, res_key, exp_key = KEYS[1], KEYS[2], KEYS[3]
@@ -18,6 +19,7 @@ local auto_rate = tonumber(ARGV[7])
 local auto_balance = tonumber(ARGV[8])
 local ttl_ms = tonumber(ARGV[9])
 local probe_wait_ms = tonumber(ARGV[10])
+local skew_bound = tonumber(ARGV[11])
 local TICK = 60000
 local FALLBACK_WAIT = 60000
 
@@ -35,9 +37,28 @@ local function get(name) local v = s[name]; if v == nil or v == '' then return n
 local function num(name, default) local v = get(name); if v == nil then return default end; return tonumber(v) end
 local function set(name, value) s[name] = fmt(value); dirty[name] = true end
 
--- Time never runs backwards inside the bucket.
+-- What the bucket last saw of a clock that disagreed by more than the bound (for diagnose).
+local function note_skew(kind, amount)
+  set('skew_kind', kind)
+  set('skew_ms', amount)
+  set('skew_at', now)
+end
+
+-- Time never runs backwards inside the bucket, across the small disagreements of hosts'
+-- clocks. A high-water mark further ahead than the bound came from a clock that was wrong
+-- (a caller's, or a demo's x60 clock): holding it would freeze every projection until real
+-- time caught up, so the bucket follows the earlier clock, which can only make it late, and
+-- says so. The balance projected on the wrong clock is no longer known: one probe call brings
+-- Keepa's reading, which settles which clock was right.
 local last_now = num('last_now', now)
-if now < last_now then now = last_now end
+if now < last_now then
+  if last_now - now <= skew_bound then
+    now = last_now
+  else
+    note_skew('bucket_ahead', last_now - now)
+    set('known', 0)
+  end
+end
 set('last_now', now)
 
 -- A dead worker's reservation expires instead of leaking.
@@ -162,7 +183,7 @@ local function refuse(reason, wait_at, detail)
 end
 
 if op == 'reserve' then
-  local id, cost = ARGV[11], tonumber(ARGV[12])
+  local id, cost = ARGV[12], tonumber(ARGV[13])
   settle_recharge()
   local function grant()
     local seq = num('seq', 0) + 1
@@ -177,8 +198,10 @@ if op == 'reserve' then
   if get('fatal_reason') then
     refuse('fatal', now + FALLBACK_WAIT * 5, get('fatal_reason'))
   elseif not known then
-    -- Unknown balance: one probe call at a time, so the first reading arrives.
-    if live == 0 then
+    -- Unknown balance: one probe call at a time, so the first reading arrives. Reservations
+    -- expiring beyond any ttl were stamped on a clock that was ahead: they do not block it.
+    local misdated = redis.call('ZCOUNT', exp_key, '(' .. fmt(now + ttl_ms + skew_bound), '+inf')
+    if live <= misdated then
       grant()
     else
       local until_ = now + probe_wait_ms
@@ -215,15 +238,39 @@ if op == 'reserve' then
     end
   end
 elseif op == 'settle' then
-  local id = ARGV[11]
-  local has_reading = ARGV[12] == '1'
+  local id = ARGV[12]
+  local has_reading = ARGV[13] == '1'
+  local http_status = tonumber(ARGV[19])
+  local caller_offset = tonumber(ARGV[20]) or 0
   local entry = nil
   if id ~= '' then entry = redis.call('HGET', res_key, id) end
   local cost, seq = 0, nil
   if entry then cost, seq = parse(entry) end
+  -- Keepa refused the call: remember what it answered (a 402 is the plan, not the balance).
+  if http_status == 429 or http_status == 402 then
+    set('last_refusal_status', http_status)
+    set('last_refusal_at', now)
+  end
+  if http_status == 429 then set('last_429_at', now) end
+  -- Times stamped on a clock that Keepa's reading shows to be ahead (reservations' expiry, a
+  -- recharge's deadline) are brought back to now, so none outlives its own length.
+  local function resync_times()
+    local too_late = now + ttl_ms + skew_bound
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', exp_key, '(' .. fmt(too_late), '+inf')) do
+      redis.call('ZADD', exp_key, now + ttl_ms, member)
+    end
+    if num('recharge_deadline', now) > now + timeout_ms then set('recharge_deadline', now + timeout_ms) end
+    if num('recharge_started_at', now) > now then set('recharge_started_at', now) end
+    set('last_now', now)
+  end
+  if caller_offset ~= 0 then
+    -- The caller found its own clock off Keepa's by more than the bound and sent a corrected now.
+    note_skew(caller_offset > 0 and 'caller_ahead' or 'caller_behind', math.abs(caller_offset))
+    resync_times()
+  end
   if has_reading then
-    local left, refill_in, new_rate = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
-    local ts, consumed = tonumber(ARGV[16]), tonumber(ARGV[17])
+    local left, refill_in, new_rate = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
+    local ts, consumed = tonumber(ARGV[17]), tonumber(ARGV[18])
     if entry then
       redis.call('HDEL', res_key, id)
       redis.call('ZREM', exp_key, id)
@@ -237,14 +284,24 @@ elseif op == 'settle' then
           redis.call('ZREM', exp_key, all[i])
         end
       end
-      if cost > 0 and consumed == 0 and left <= 0 then set('last_429_at', now) end
+      if http_status == nil and cost > 0 and consumed == 0 and left <= 0 then set('last_429_at', now) end
     end
     local applied_ts = num('applied_ts', nil)
     local newer = applied_ts == nil or ts > applied_ts
       or (ts == applied_ts and left < anchor_balance)
+    -- A held reading stamped further ahead of this fresh one (Keepa's own time, agreeing with
+    -- the caller's clock) than any request lasts came from a wrong clock: a skewed host or an
+    -- earlier demo's x60 clock. Holding it would throw away every real reading until Keepa's
+    -- time caught up, so the fresh reading replaces it.
+    local resync = not newer and applied_ts - ts > skew_bound and math.abs(now - ts) <= skew_bound
+    if resync then
+      note_skew('reading_ahead', applied_ts - ts)
+      resync_times()
+      newer = true
+    end
     if newer then
       local new_next = now + refill_in
-      if known and new_rate == rate and math.abs(new_next - next_refill) < TICK / 2 then
+      if not resync and known and new_rate == rate and math.abs(new_next - next_refill) < TICK / 2 then
         -- Both readings fall between the same two refills, where the balance only goes down:
         -- a later reading showing more was assembled before a charge it does not show.
         if anchor_balance < left then left = anchor_balance end
@@ -268,22 +325,22 @@ elseif op == 'settle' then
   inflight, live, ghosts = in_flight()
 elseif op == 'start_recharge' then
   settle_recharge()
-  if get('recharge_active') ~= '1' then begin_recharge(ARGV[11], ARGV[12]) end
+  if get('recharge_active') ~= '1' then begin_recharge(ARGV[12], ARGV[13]) end
 elseif op == 'end_recharge' then
-  if get('recharge_active') == '1' then finish_recharge(ARGV[11], ARGV[12]) end
+  if get('recharge_active') == '1' then finish_recharge(ARGV[12], ARGV[13]) end
 elseif op == 'pause_fatal' then
   if not get('fatal_reason') then
     local old = state_label()
-    set('fatal_reason', ARGV[12])
+    set('fatal_reason', ARGV[13])
     set('fatal_at', now)
-    transition('fatal_pause', old, ARGV[11], ARGV[12])
+    transition('fatal_pause', old, ARGV[12], ARGV[13])
   end
 elseif op == 'release_fatal' then
   if get('fatal_reason') then
     local old = state_label()
     set('fatal_reason', '')
     set('fatal_at', '')
-    transition('fatal_release', old, ARGV[11], ARGV[12])
+    transition('fatal_release', old, ARGV[12], ARGV[13])
   end
 else
   settle_recharge()
@@ -312,6 +369,11 @@ put('reservations_in_flight', live)
 put('unconfirmed_reservations', ghosts)
 put('applied_at', get('applied_at'))
 put('last_429_at', get('last_429_at'))
+put('last_refusal_status', get('last_refusal_status'))
+put('last_refusal_at', get('last_refusal_at'))
+put('skew_kind', get('skew_kind'))
+put('skew_ms', get('skew_ms'))
+put('skew_at', get('skew_at'))
 put('fatal_reason', get('fatal_reason'))
 put('fatal_at', get('fatal_at'))
 put('transitions', table.concat(transitions, '\30'))

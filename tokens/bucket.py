@@ -24,6 +24,15 @@ Model (all arithmetic in ``bucket.lua``, one atomic script per decision):
 
 Times enter the script from the injected clock, never from Redis ``TIME``, and a stored
 high-water mark keeps them from running backwards.
+
+Clocks that disagree (``max_clock_skew_seconds``, the bound): Keepa's ``timestamp`` is
+Keepa's own time, stamped between our sending a call and receiving its answer. A process whose
+clock puts the sending after the stamp (ahead) or the receiving before it (behind) by more
+than the bound corrects its clock by the difference from then on, and tells the bucket. A held
+reading stamped further ahead of a fresh one than any request lasts (a skewed host, an
+earlier demo's x60 clock) is replaced by the fresh one instead of holding the bucket until
+Keepa's time catches up; a high-water mark that far ahead is dropped for the earlier clock
+(late, never early). Each is remembered (``clock_skew_*``) for ``diagnose``.
 """
 
 from __future__ import annotations
@@ -86,6 +95,15 @@ class Transition:
 
 Listener = Callable[[Transition], None] | None
 
+#: What the bucket saw when two clocks disagreed by more than the bound, as an operator reads it.
+SKEW_KINDS = {
+    "bucket_ahead": "the bucket's time was ahead of a caller's clock; it follows the earlier clock",
+    "caller_ahead": "a caller's clock was ahead of Keepa's; that caller corrects it",
+    "caller_behind": "a caller's clock was behind Keepa's; that caller corrects it",
+    "reading_ahead": "the held Keepa reading was stamped ahead of Keepa's own time; "
+    "the bucket resynced from the next real reading",
+}
+
 
 @dataclass(frozen=True)
 class BucketStatus:
@@ -109,6 +127,13 @@ class BucketStatus:
     last_429_at: float | None
     fatal_reason: str
     now: float
+    # The last refusal Keepa answered: 429 (no tokens) or 402 (key or plan), and when.
+    last_refusal_status: int | None = None
+    last_refusal_at: float | None = None
+    # The last disagreement of clocks beyond the bound (``SKEW_KINDS``), by how much, when.
+    clock_skew_kind: str = ""
+    clock_skew_seconds: float | None = None
+    clock_skew_at: float | None = None
 
     @property
     def available(self) -> int:
@@ -130,7 +155,14 @@ class BucketStatus:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, shared by ``bucket_status --json`` and the API."""
         data = asdict(self)
-        for name in ("recharge_started_at", "recharge_deadline_at", "last_429_at", "now"):
+        for name in (
+            "recharge_started_at",
+            "recharge_deadline_at",
+            "last_429_at",
+            "last_refusal_at",
+            "clock_skew_at",
+            "now",
+        ):
             if data[name] is not None:
                 data[name] = datetime.fromtimestamp(data[name], tz=UTC).isoformat()
         data["state"] = self.state
@@ -160,10 +192,11 @@ class RedisTokenBucket:
         auto_below_balance: int = 20,
         reservation_ttl_seconds: int = 120,
         probe_wait_seconds: float = 5,
+        max_clock_skew_seconds: float = 300,
         on_transition: Listener = None,
     ):
-        if recharge_timeout_seconds <= 0 or reservation_ttl_seconds <= 0:
-            raise ValueError("recharge timeout and reservation ttl must be positive")
+        if recharge_timeout_seconds <= 0 or reservation_ttl_seconds <= 0 or max_clock_skew_seconds <= 0:
+            raise ValueError("recharge timeout, reservation ttl and clock skew bound must be positive")
         self.redis = redis
         self.bucket_id = bucket_id
         self.clock = clock
@@ -175,6 +208,9 @@ class RedisTokenBucket:
         self.auto_below_balance = auto_below_balance
         self.reservation_ttl_seconds = reservation_ttl_seconds
         self.probe_wait_seconds = probe_wait_seconds
+        self.max_clock_skew_seconds = max_clock_skew_seconds
+        # This process's clock minus Keepa's, once Keepa showed it beyond the bound (else 0).
+        self.clock_offset_ms = 0
         self.on_transition = on_transition
         prefix = f"tokens:bucket:{bucket_id}"
         self.keys = [f"{prefix}:state", f"{prefix}:reservations", f"{prefix}:expiry"]
@@ -189,18 +225,21 @@ class RedisTokenBucket:
         if isinstance(cost, bool) or not isinstance(cost, int) or cost <= 0:
             raise ValueError(f"cost must be a positive integer, got {cost!r}")
         reservation_id = uuid.uuid4().hex
+        sent_at_ms = self._clock_ms()
         reply = self._run("reserve", reservation_id, cost)
         if reply["granted"] == "1":
-            return Grant(reservation_id=reservation_id, cost=cost)
+            return Grant(reservation_id=reservation_id, cost=cost, sent_at_ms=sent_at_ms)
         return Refusal(
             wait_seconds=int(reply["wait_ms"]) / 1000, reason=reply["reason"], detail=reply["detail"]
         )
 
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+    def settle(self, grant: Grant | None, reading: TokenReading | None, *, status: int | None = None) -> None:
         reservation_id = grant.reservation_id if grant is not None else ""
+        http_status = "" if status is None else status
         if reading is None:
-            self._run("settle", reservation_id, 0)
+            self._run("settle", reservation_id, 0, "", "", "", "", "", http_status, 0)
             return
+        offset = self._learn_offset(grant, reading)
         self._run(
             "settle",
             reservation_id,
@@ -210,6 +249,8 @@ class RedisTokenBucket:
             reading.refill_rate,
             reading.timestamp_ms,
             reading.tokens_consumed,
+            http_status,
+            offset,
         )
 
     def pause_fatal(self, reason: str) -> None:
@@ -235,8 +276,37 @@ class RedisTokenBucket:
 
     # --- plumbing ------------------------------------------------------------------
 
+    def _clock_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+    def _learn_offset(self, grant: Grant | None, reading: TokenReading) -> int:
+        """Keepa stamps a reading between our sending the call and receiving the answer. Outside
+        that by more than the bound, this process's clock is off: remember by how much (clock
+        minus Keepa) and return it for the bucket's record, else 0. Without the sending time
+        (a free or prepaid call) only a clock behind shows, and a correction stays as it was."""
+        bound = self.max_clock_skew_seconds * 1000
+        received_ms = self._clock_ms()
+        sent_ms = grant.sent_at_ms if grant is not None else None
+        stamped = reading.timestamp_ms
+        if sent_ms is not None and sent_ms - stamped > bound:
+            offset = sent_ms - stamped
+        elif stamped - received_ms > bound:
+            offset = received_ms - stamped
+        elif sent_ms is not None or self.clock_offset_ms < 0:
+            offset = 0
+        else:
+            return 0
+        changed = offset != self.clock_offset_ms
+        self.clock_offset_ms = offset
+        if changed and offset:
+            log.warning(
+                "this process's clock is %+.0f s off Keepa's; correcting it for the token bucket",
+                offset / 1000,
+            )
+        return offset
+
     def _run(self, op: str, *args: Any, listener: Listener = None) -> dict[str, str]:
-        now_ms = int(self.clock.time() * 1000)
+        now_ms = self._clock_ms() - self.clock_offset_ms
         policy = (
             self.threshold,
             self.recharge_timeout_seconds * 1000,
@@ -246,6 +316,7 @@ class RedisTokenBucket:
             self.auto_below_balance,
             self.reservation_ttl_seconds * 1000,
             int(self.probe_wait_seconds * 1000),
+            int(self.max_clock_skew_seconds * 1000),
         )
         raw = self._script(keys=self.keys, args=[op, now_ms, *policy, *args])
         items = [v.decode() if isinstance(v, bytes) else str(v) for v in raw]
@@ -292,8 +363,13 @@ class RedisTokenBucket:
             recharge_eta_seconds=eta,
             reservations_in_flight=int(reply["reservations_in_flight"]),
             in_flight_tokens=int(reply["in_flight_tokens"]),
-            last_reading_age_seconds=(now_ms - int(applied)) / 1000 if applied else None,
+            last_reading_age_seconds=max(0, now_ms - int(applied)) / 1000 if applied else None,
             last_429_at=_at(reply["last_429_at"]),
             fatal_reason=reply["fatal_reason"],
             now=now_ms / 1000,
+            last_refusal_status=int(reply["last_refusal_status"]) if reply["last_refusal_status"] else None,
+            last_refusal_at=_at(reply["last_refusal_at"]),
+            clock_skew_kind=reply["skew_kind"],
+            clock_skew_seconds=int(reply["skew_ms"]) / 1000 if reply["skew_ms"] else None,
+            clock_skew_at=_at(reply["skew_at"]),
         )

@@ -8,7 +8,7 @@ reading is plain numbers taken from Keepa's response envelope.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -59,10 +59,14 @@ class TokenReading:
 
 @dataclass(frozen=True)
 class Grant:
-    """Tokens set aside for one call; settle it with the call's reading (or None)."""
+    """Tokens set aside for one call; settle it with the call's reading (or None).
+
+    ``sent_at_ms`` is the caller's clock when the bucket granted it: Keepa stamps its reading
+    after that, which is how a caller finds its own clock ahead of Keepa's."""
 
     reservation_id: str
     cost: int
+    sent_at_ms: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,9 @@ class Refusal:
 class TokenBucket(Protocol):
     def reserve(self, cost: int) -> Grant | Refusal: ...
 
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
-        """Apply a reading; ``reading=None`` means the call never reached Keepa."""
+    def settle(self, grant: Grant | None, reading: TokenReading | None, *, status: int | None = None) -> None:
+        """Apply a reading; ``reading=None`` means the call never reached Keepa. ``status`` is
+        the HTTP status Keepa answered (None when none arrived)."""
 
     def pause_fatal(self, reason: str) -> None:
         """Stop all Keepa work (402: key expired or plan lacks access) until released."""
@@ -91,7 +96,7 @@ class UnlimitedBucket:
     def reserve(self, cost: int) -> Grant | Refusal:
         return Grant(reservation_id="unlimited", cost=cost)
 
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+    def settle(self, grant: Grant | None, reading: TokenReading | None, *, status: int | None = None) -> None:
         return None
 
     def pause_fatal(self, reason: str) -> None:
@@ -119,16 +124,16 @@ class PrepaidBucket:
             return Grant(reservation_id=PREPAID, cost=cost)
         return self.shared.reserve(cost)
 
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+    def settle(self, grant: Grant | None, reading: TokenReading | None, *, status: int | None = None) -> None:
         if reading is not None and (
             self.last_reading is None or reading.timestamp_ms >= self.last_reading.timestamp_ms
         ):
             self.last_reading = reading
         if grant is not None and grant.reservation_id == PREPAID:
-            if reading is not None:
-                self.shared.settle(None, reading)
+            if reading is not None or status is not None:
+                self.shared.settle(None, reading, status=status)
             return
-        self.shared.settle(grant, reading)
+        self.shared.settle(grant, reading, status=status)
 
     def pause_fatal(self, reason: str) -> None:
         self.shared.pause_fatal(reason)

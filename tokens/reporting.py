@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tokens.bucket import BucketStatus
+from tokens.bucket import SKEW_KINDS, BucketStatus
 
 BAR_WIDTH = 30
+
+#: What Keepa meant by each refusal it answered.
+REFUSALS = {429: "429 out of tokens", 402: "402 payment required: key expired or plan lacks access"}
 
 
 def _clock_time(seconds: float | None) -> str:
@@ -31,6 +34,25 @@ def duration(seconds: float | None) -> str:
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
     filled = round(max(0.0, min(1.0, fraction)) * width)
     return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction:4.0%}"
+
+
+def last_refusal(status: BucketStatus) -> str:
+    """The status Keepa last refused a call with, as it was: a 402 is not a 429."""
+    if status.last_refusal_status is None:
+        if status.last_429_at is None:
+            return "never"
+        return f"{REFUSALS[429]} at {_clock_time(status.last_429_at)}"
+    code = status.last_refusal_status
+    return f"{REFUSALS.get(code, str(code))} at {_clock_time(status.last_refusal_at)}"
+
+
+def clock_skew(status: BucketStatus) -> str:
+    """The last disagreement of clocks beyond the bound, as a sentence (empty if none)."""
+    if not status.clock_skew_kind:
+        return ""
+    what = SKEW_KINDS.get(status.clock_skew_kind, status.clock_skew_kind)
+    by = duration(status.clock_skew_seconds)
+    return f"{what} (off by {by}, seen at {_clock_time(status.clock_skew_at)})"
 
 
 def problems(status: BucketStatus, *, stale_after_seconds: float) -> list[str]:
@@ -78,6 +100,8 @@ def render(status: BucketStatus) -> str:
     )
     age = status.last_reading_age_seconds
     lines.append(f"last reading  {duration(age) + ' ago' if age is not None else 'never'}")
-    lines.append(f"last 429      {_clock_time(status.last_429_at)}")
+    lines.append(f"last refusal  {last_refusal(status)}")
+    if status.clock_skew_kind:
+        lines.append(f"clock skew    {clock_skew(status)}")
     lines.append(f"fatal pause   {status.fatal_reason or 'none'}")
     return "\n".join(lines)

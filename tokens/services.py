@@ -59,6 +59,7 @@ def get_bucket(
         auto_below_rate=config["AUTO_RECHARGE_BELOW_RATE"],
         auto_below_balance=config["AUTO_RECHARGE_BELOW_BALANCE"],
         reservation_ttl_seconds=config["RESERVATION_TTL_SECONDS"],
+        max_clock_skew_seconds=config["MAX_CLOCK_SKEW_SECONDS"],
         on_transition=record_transition,
     )
 

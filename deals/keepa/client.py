@@ -4,8 +4,10 @@ Every call follows one flow: estimate the cost, ``bucket.reserve`` it (a refusal
 ``NotEnoughTokens`` without touching the network), send, then always ``bucket.settle`` with
 the token reading of the response (``None`` when no parseable envelope came back). 5xx,
 timeouts and dropped connections are retried here with bounded exponential backoff and
-jitter (each attempt reserving and settling again); a 429 is not retried here, because the
-caller should hand its worker back and re-enqueue after ``wait_seconds``.
+jitter (each attempt reserving and settling again). A cut-off (invalid JSON) answer is
+transient too, but Keepa charged it, so the caller's backoff retries it, not this loop; a 429
+is not retried here either, because the caller should hand its worker back and re-enqueue
+after ``wait_seconds``.
 
 The key travels in the query string, so nothing here ever logs or raises a URL; exception
 text from ``requests`` is passed through ``redact`` and never chained.
@@ -35,6 +37,7 @@ from deals.keepa.errors import (
     NotFound,
     PaymentRequired,
     TransientError,
+    TruncatedResponse,
 )
 from deals.keepa.facts import (
     BUYBOX_COST,
@@ -58,8 +61,16 @@ logger = logging.getLogger(__name__)
 
 # Used when a 429 carries no readable envelope: one refill period.
 FALLBACK_WAIT_SECONDS = 60.0
+# What ``_decode`` says of a body that does not parse: an answer cut off on the way.
+NOT_JSON = "body is not valid JSON"
 # A seller id holding one of these would split into several ids in the query.
 _SEPARATOR = re.compile(r"[,\s]")
+
+
+def _retry_at_once(error: BaseException) -> bool:
+    """Keepa's trouble that cost nothing: a cut-off answer was charged, so it waits for the
+    caller's backoff instead."""
+    return isinstance(error, TransientError) and not isinstance(error, TruncatedResponse)
 
 
 def _is_int(value: Any) -> bool:
@@ -289,7 +300,7 @@ class KeepaClient:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=tenacity.wait_exponential_jitter(initial=1, max=30, jitter=1),
-            retry=tenacity.retry_if_exception_type(TransientError),
+            retry=tenacity.retry_if_exception(_retry_at_once),
             sleep=self.clock.sleep,
             reraise=True,
         )
@@ -313,12 +324,12 @@ class KeepaClient:
             grant = outcome
         response, failure = self._send(endpoint, params)
         if failure is not None:
-            self.bucket.settle(grant, None)
+            self.bucket.settle(grant, None, status=None)
             logger.warning("keepa /%s failed: %s", endpoint, failure)
             raise failure
         status = response.status_code
         body, reading, problem = self._decode(response)
-        self.bucket.settle(grant, reading)
+        self.bucket.settle(grant, reading, status=status)
         logger.debug(
             "keepa /%s -> %s (consumed=%s, left=%s)",
             endpoint,
@@ -327,6 +338,8 @@ class KeepaClient:
             reading.tokens_left if reading else "?",
         )
         if status == 200:
+            if problem == NOT_JSON:
+                raise TruncatedResponse(f"/{endpoint}: {problem} (cut off?)", status=status)
             if problem or reading is None:
                 raise MalformedResponse(f"/{endpoint}: {problem or 'no token envelope'}", status=status)
             return body, reading
@@ -356,7 +369,7 @@ class KeepaClient:
         try:
             body = response.json()
         except ValueError:
-            return {}, None, "body is not valid JSON"
+            return {}, None, NOT_JSON
         if not isinstance(body, dict):
             return {}, None, "body is not a JSON object"
         try:

@@ -67,8 +67,15 @@ class NotFound(KeepaError):
 
 
 class TransientError(KeepaError):
-    """5xx, timeout or connection failure that outlived the client's bounded retries."""
+    """5xx, timeout, connection failure or a cut-off answer that outlived the client's bounded
+    retries: Keepa's trouble, not the request's. Work backs off and tries again; it never
+    counts against a candidate's attempts."""
 
 
 class MalformedResponse(KeepaError):
     """The body is not JSON, lacks the token envelope, or has fields of the wrong type."""
+
+
+class TruncatedResponse(TransientError, MalformedResponse):
+    """A 200 whose body is not valid JSON: the answer was cut off on the way (Keepa's gzip
+    stream, a proxy), so the same call is likely to succeed again."""

@@ -26,7 +26,7 @@ class CountingBucket:
         self.grants -= 1
         return Grant(reservation_id="r", cost=cost)
 
-    def settle(self, grant: Grant | None, reading: TokenReading | None) -> None:
+    def settle(self, grant: Grant | None, reading: TokenReading | None, *, status: int | None = None) -> None:
         return None
 
     def pause_fatal(self, reason: str) -> None:

@@ -100,3 +100,29 @@ def test_an_idle_pass_says_why_nothing_was_claimable(clock):
         f"every due candidate is claimed by a running worker (the first lease ends at "
         f"{leased.claimed_until:%Y-%m-%d %H:%M:%S} UTC)"
     )
+
+
+def test_keepa_faults_back_off_doubling_to_a_ceiling_and_never_spend_attempts(clock, settings):
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
+    first = settings.DEALSITE_PIPELINE["TRANSIENT_BACKOFF_SECONDS"]
+    ceiling = settings.DEALSITE_PIPELINE["TRANSIENT_BACKOFF_MAX_SECONDS"]
+    waits = []
+    for _ in range(8):
+        backlog.defer([Candidate.objects.get()], "HTTP 500", now=clock.now())
+        candidate = Candidate.objects.get()
+        waits.append((candidate.due_at - clock.now()).total_seconds())
+        assert (candidate.status, candidate.attempts, candidate.claimed_until) == ("pending", 0, None)
+    assert waits[:3] == [first, 2 * first, 4 * first]
+    assert max(waits) == ceiling == waits[-1]
+
+    backlog.finish(Candidate.objects.get(), now=clock.now())
+    assert Candidate.objects.get().transient_failures == 0, "a fetch ends the run of faults"
+
+
+def test_failed_candidates_are_made_due_again_with_fresh_attempts(clock):
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
+    backlog.make_due("B000000002", source=Candidate.Source.DISCOVERY, now=clock.now())
+    backlog.fail(Candidate.objects.get(asin="B000000001"), "no product", now=clock.now(), retryable=False)
+    assert backlog.retry_failed(now=clock.now()) == 1
+    revived = Candidate.objects.get(asin="B000000001")
+    assert (revived.status, revived.attempts, revived.due_at) == ("pending", 0, clock.now())

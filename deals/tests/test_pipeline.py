@@ -184,7 +184,7 @@ class SharedBucket:
         self.available -= cost
         return Grant(reservation_id=f"r{cost}", cost=cost)
 
-    def settle(self, grant, reading) -> None:
+    def settle(self, grant, reading, *, status=None) -> None:
         self.settled.append(grant)
 
 
@@ -405,14 +405,54 @@ def test_payment_required_stops_all_work_and_loses_nothing(sim, clock):
     assert Candidate.objects.filter(status=Candidate.Status.PENDING, claimed_until__isnull=True).count() == 3
 
 
-def test_transient_errors_are_retried_later_with_backoff(sim, clock):
+def test_transient_errors_are_retried_later_with_backoff_without_spending_attempts(sim, clock, settings):
     discovered(sim, clock, 1)
-    sim.queue_faults("error", "error")
+    sim.queue_faults("error", "error", "error", "error")  # past the client's tries
+    started = clock.now()
     report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(5))
     candidate = Candidate.objects.get()
-    assert report.errors and candidate.status == Candidate.Status.PENDING
-    assert candidate.attempts == 1 and candidate.due_at > clock.now()
-    assert "TransientError" in candidate.last_error
+    assert report.keepa_fault and candidate.status == Candidate.Status.PENDING
+    assert candidate.attempts == 0, "Keepa's 500s are not the ASIN's fault"
+    assert candidate.transient_failures == 1
+    first = settings.DEALSITE_PIPELINE["TRANSIENT_BACKOFF_SECONDS"]
+    assert candidate.due_at == started + timedelta(seconds=first)
+    assert "TransientError" in candidate.last_error and "500" in candidate.last_error
+
+
+def test_hours_of_keepa_faults_never_fail_the_backlog_and_it_moves_once_keepa_is_back(sim, clock, settings):
+    """The storm that once moved 1,338 candidates to FAILED: 2.5 Keepa-hours of 500s and
+    cut-off answers. Every candidate waits at most the longest backoff, then is fetched."""
+    discovered(sim, clock, 6)
+    client = make_client(sim, clock)
+    sim.set_faults(error_rate=0.5, malformed_rate=1.0)  # a 500 or a cut-off answer, every call
+    storm_end = clock.time() + 2.5 * 3600
+    while clock.time() < storm_end:
+        backfill.run_backfill(client, clock=clock, plan=plan(20))
+        clock.advance(60)
+    assert not Candidate.objects.filter(status=Candidate.Status.FAILED).exists()
+    assert set(Candidate.objects.values_list("attempts", flat=True)) == {0}
+    longest = settings.DEALSITE_PIPELINE["TRANSIENT_BACKOFF_MAX_SECONDS"]
+    assert all(c.due_at <= clock.now() + timedelta(seconds=longest) for c in Candidate.objects.all())
+
+    sim.set_faults(error_rate=0, malformed_rate=0)
+    sim.ledger(KEY).set_balance(100)  # Keepa charged the cut-off answers
+    clock.advance(longest)
+    report = backfill.run_backfill(client, clock=clock, plan=plan(20))
+    assert report.processed == 6 and Deal.objects.count() == 6
+    assert set(Candidate.objects.values_list("transient_failures", flat=True)) == {0}
+
+
+def test_a_keepa_fault_during_repair_is_no_failed_repair(sim, clock):
+    awkward = next(p.asin for p in sim.catalogue if p.kind == "no_sales")
+    Candidate.objects.create(asin=awkward, due_at=clock.now())
+    client = make_client(sim, clock)
+    backfill.run_backfill(client, clock=clock, plan=plan(5))
+    before = Deal.objects.get(asin=awkward).repair_attempts
+    clock.advance(7 * 24 * 3600)
+    sim.queue_faults("error", "error", "error", "error")
+    report = repair.run_repair(client, clock=clock)
+    assert report.keepa_fault and report.failed == 0
+    assert Deal.objects.get(asin=awkward).repair_attempts == before
 
 
 def test_an_awkward_product_becomes_a_hidden_incomplete_deal_with_its_reason(sim, clock):

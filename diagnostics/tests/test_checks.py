@@ -15,9 +15,11 @@ from deals.models import Candidate, Deal, JobRun
 from diagnostics.checks import (
     WORKER_HEARTBEAT_MARGIN_SECONDS,
     Status,
+    backlog_result,
     bucket_result,
     check_workers,
     classify_progress,
+    clock_result,
     deals_result,
     heartbeat_max_age,
     last_runs_result,
@@ -28,7 +30,8 @@ from diagnostics.checks import (
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.bucket import BucketStatus
 from tokens.clock import FakeClock, use_clock
-from tokens.services import get_ledger
+from tokens.services import get_bucket, get_ledger
+from tokens.tests.helpers import reading
 
 KEY = "k3y-DIAGNOSE-0123456789abcdef"
 NOW = 1_800_000_000.0
@@ -231,8 +234,10 @@ def test_diagnose_all_ok_with_a_live_worker_and_keepa(services):
         "queues": "OK",
         "workers": "OK",
         "bucket": "OK",
+        "clock": "OK",
         "spending": "OK",
         "deals": "OK",
+        "backlog": "OK",
         "last_runs": "WARN",
         "progress": "OK",
         "keepa": "OK",
@@ -299,3 +304,80 @@ def test_healthz_is_503_when_redis_is_down_and_tells_staff_why(admin_client, set
     assert body["status"] == "fail"
     assert body["checks"]["database"] == "reachable"
     assert body["checks"]["redis"].startswith("error: ConnectionError")
+
+
+# --- clocks and the backlog's failures (issue 14) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("skew", "status", "words"),
+    [
+        ({}, Status.OK, "every clock agrees with Keepa's timestamps"),
+        (
+            {"clock_skew_kind": "reading_ahead", "clock_skew_seconds": 3600.0, "clock_skew_at": NOW - 60},
+            Status.WARN,
+            "the held Keepa reading was stamped ahead of Keepa's own time; the bucket resynced "
+            "from the next real reading (off by 60 min 00 s",
+        ),
+        (
+            {"clock_skew_kind": "caller_ahead", "clock_skew_seconds": 3600.0, "clock_skew_at": NOW - 60},
+            Status.WARN,
+            "a caller's clock was ahead of Keepa's; that caller corrects it",
+        ),
+        (  # long ago: the bucket has been fine since
+            {"clock_skew_kind": "caller_ahead", "clock_skew_seconds": 3600.0, "clock_skew_at": NOW - 7200},
+            Status.OK,
+            "every clock agrees",
+        ),
+    ],
+)
+def test_the_clock_check_warns_of_a_skew_the_bucket_saw_lately(skew, status, words):
+    result = clock_result(replace(BUCKET, **skew), now=NOW)
+    assert result.status == status
+    assert words in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("counts", "status", "words"),
+    [
+        ({}, Status.OK, "no candidate failed or backing off"),
+        (
+            {"failed": 1338, "last_failure": "Keepa rejected the ASIN"},
+            Status.WARN,
+            "1338 candidates failed for good (latest: Keepa rejected the ASIN); re-queue them with "
+            "`backfill --retry-failed`",
+        ),
+        (
+            {
+                "backing_off": 40,
+                "last_fault": "TransientError: /product answered 500",
+                "next_try_seconds": 90.0,
+            },
+            Status.WARN,
+            "40 candidates backing off after Keepa faults (latest: TransientError: /product answered "
+            "500), next try in 90 s",
+        ),
+    ],
+)
+def test_the_backlog_check_counts_failed_candidates_and_those_backing_off(counts, status, words):
+    quiet = {"failed": 0, "last_failure": "", "backing_off": 0, "last_fault": "", "next_try_seconds": None}
+    result = backlog_result(**{**quiet, **counts})
+    assert result.status == status
+    assert words in result.explanation
+
+
+@pytest.mark.django_db
+def test_diagnose_warns_of_failed_candidates_and_of_a_clock_an_hour_ahead(services):
+    _live_worker(services["redis"])
+    Candidate.objects.create(asin="0000000001", status=Candidate.Status.FAILED, last_error="no product")
+    earlier_demo = get_bucket(clock=FakeClock(NOW + 3600))  # its x60 clock ran an hour ahead
+    grant = earlier_demo.reserve(1)
+    earlier_demo.settle(grant, reading(earlier_demo.clock, 0, rate=5))
+
+    results, _failed = _diagnose()  # its Keepa check's /token reading is Keepa's own time
+
+    assert results["backlog"]["status"] == "WARN"
+    assert results["backlog"]["data"]["failed"] == 1
+    assert results["clock"]["status"] == "WARN"
+    assert "resynced from the next real reading (off by 60 min 00 s" in results["clock"]["explanation"]
+    assert results["bucket"]["data"]["tokens"] == 300, "the simulator's full bucket, not the frozen 0"

@@ -27,6 +27,15 @@ class BucketStatusSerializer(serializers.Serializer):
     fatal_pause = serializers.BooleanField()
     fatal_reason = serializers.CharField(allow_blank=True)
     now = serializers.DateTimeField()
+    last_refusal_status = serializers.IntegerField(
+        allow_null=True, help_text="what Keepa last refused a call with: 429 (tokens) or 402 (key or plan)"
+    )
+    last_refusal_at = serializers.DateTimeField(allow_null=True)
+    clock_skew_kind = serializers.CharField(
+        allow_blank=True, help_text="the last disagreement of clocks beyond the bound, if any"
+    )
+    clock_skew_seconds = serializers.FloatField(allow_null=True)
+    clock_skew_at = serializers.DateTimeField(allow_null=True)
 
 
 class RechargeResponseSerializer(BucketStatusSerializer):

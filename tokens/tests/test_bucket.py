@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tokens.bucket import bucket_id_for
+from tokens.clock import FakeClock
 from tokens.interface import Grant, PrepaidBucket, Refusal
 from tokens.tests.helpers import reading
 
@@ -175,18 +176,30 @@ def test_a_429_is_applied_and_remembered(make_bucket, clock):
     bucket = known(make_bucket(), clock, 3)
     grant = bucket.reserve(5)
     clock.advance(1)
-    bucket.settle(grant, reading(clock, -4, consumed=0))
+    bucket.settle(grant, reading(clock, -4, consumed=0), status=429)
     status = bucket.status()
     assert status.tokens == -4 and status.last_429_at == clock.time()
+    assert status.last_refusal_status == 429 and status.last_refusal_at == clock.time()
 
 
-def test_time_never_runs_backwards_in_the_bucket(make_bucket, clock):
+def test_a_402_is_remembered_as_a_402_never_as_a_429(make_bucket, clock):
+    bucket = known(make_bucket(), clock, 3)
+    grant = bucket.reserve(1)
+    clock.advance(1)
+    bucket.settle(grant, reading(clock, 0, rate=0, consumed=0), status=402)
+    status = bucket.status()
+    assert status.last_429_at is None
+    assert status.last_refusal_status == 402 and status.last_refusal_at == clock.time()
+
+
+def test_time_never_runs_backwards_across_the_small_disagreements_of_hosts_clocks(make_bucket, clock):
     bucket = known(make_bucket(), clock, 0, refill_in=30)
     clock.advance(40)
     assert bucket.status().tokens == 5
-    clock.advance(-3600)
+    clock.advance(-30)  # another host's clock, half a minute behind: within the bound
     status = bucket.status()
     assert status.tokens == 5 and status.last_reading_age_seconds == 40
+    assert status.clock_skew_kind == ""
 
 
 # --- recharge mode ---------------------------------------------------------------------
@@ -358,3 +371,87 @@ def test_prepaid_calls_hold_their_tokens_against_other_workers_and_hand_back_the
     prepaid.close()
     assert bucket.status().in_flight_tokens == 0 and bucket.status().available == 20, "handed back"
     assert isinstance(bucket.reserve(1), Grant)
+
+
+# --- clocks that disagree ----------------------------------------------------------------
+# Keepa stamps each reading with its own time, between our sending the call and receiving the
+# answer; the bound (max_clock_skew_seconds, 300 s here) is how far clocks may disagree.
+
+HOUR = 3600
+
+
+def test_a_reading_stamped_an_hour_ahead_never_holds_the_bucket(make_bucket, clock):
+    """An earlier demo's x60 clock (or a skewed host) left a reading and a high-water mark an
+    hour ahead. The next real reading replaces it, and the balance moves again at once."""
+    earlier_run = make_bucket()
+    earlier_run.clock = FakeClock(clock.time() + HOUR)
+    known(earlier_run, earlier_run.clock, 1196, rate=20)
+    assert isinstance(earlier_run.reserve(50), Grant)  # and one of its workers died holding 50
+
+    bucket = make_bucket()
+    status = bucket.status()
+    assert status.now == clock.time(), "the bucket follows the earlier clock, not the frozen one"
+    assert status.clock_skew_kind == "bucket_ahead"
+    assert not status.known, "a balance projected on the wrong clock is not trusted"
+    probe = bucket.reserve(1)
+    assert isinstance(probe, Grant), "one probe call brings Keepa's own reading"
+    bucket.settle(probe, reading(clock, 1200, rate=20))
+    status = bucket.status()
+    assert status.tokens == 1200 and status.in_flight_tokens == 50, "Keepa's own reading is believed"
+    assert status.clock_skew_kind == "reading_ahead" and status.clock_skew_seconds == HOUR
+    assert isinstance(bucket.reserve(100), Grant)
+    clock.advance(bucket.reservation_ttl_seconds + 1)
+    assert bucket.status().in_flight_tokens == 0, "the dead worker's 50 expire after their ttl"
+
+
+def test_reservations_stamped_on_a_clock_an_hour_ahead_expire_after_their_own_ttl(make_bucket, clock):
+    earlier_run = make_bucket()
+    earlier_run.clock = FakeClock(clock.time() + HOUR)
+    known(earlier_run, earlier_run.clock, 500, rate=20)
+    assert isinstance(earlier_run.reserve(50), Grant)  # a worker of that run dies holding it
+
+    bucket = make_bucket()
+    bucket.settle(None, reading(clock, 600, rate=20, consumed=0))
+    assert bucket.status().in_flight_tokens == 50
+    clock.advance(bucket.reservation_ttl_seconds + 1)
+    assert bucket.status().in_flight_tokens == 0, "not an hour and two minutes"
+
+
+def test_a_caller_whose_clock_is_an_hour_ahead_is_corrected_by_keepas_timestamp(make_bucket, clock):
+    bucket = known(make_bucket(), clock, 100, rate=20, refill_in=30)
+    skewed = make_bucket()
+    skewed.clock = FakeClock(clock.time() + HOUR)
+    grant = skewed.reserve(5)
+    assert isinstance(grant, Grant)
+    assert bucket.status().now == clock.time(), "the others are not frozen an hour ahead"
+    skewed.settle(grant, reading(clock, 95, rate=20, refill_in=30))  # stamped on Keepa's own time
+    assert skewed.clock_offset_ms == HOUR * 1000
+    assert skewed.status().now == clock.time(), "the skewed caller now works on Keepa's time"
+    status = bucket.status()
+    assert status.tokens == 95 and status.now == clock.time()
+    assert status.clock_skew_kind == "caller_ahead" and status.clock_skew_seconds == HOUR
+    clock.advance(31)
+    skewed.clock.advance(31)
+    assert skewed.status().tokens == bucket.status().tokens == 115, "one refill for both"
+
+
+def test_a_caller_whose_clock_is_an_hour_behind_is_corrected_too(make_bucket, clock):
+    bucket = known(make_bucket(), clock, 100, rate=20)
+    behind = make_bucket()
+    behind.clock = FakeClock(clock.time() - HOUR)
+    grant = behind.reserve(5)
+    behind.settle(grant, reading(clock, 95, rate=20))
+    assert behind.clock_offset_ms == -HOUR * 1000
+    assert behind.status().now == clock.time()
+    assert bucket.status().clock_skew_kind == "caller_behind"
+
+
+def test_a_slow_answer_is_not_mistaken_for_a_skewed_clock(make_bucket, clock):
+    """Keepa's stamp lies between sending and receiving: a long call stays inside that."""
+    bucket = known(make_bucket(), clock, 100, rate=20)
+    grant = bucket.reserve(5)
+    stamped = reading(clock, 95, rate=20)
+    clock.advance(2 * HOUR)  # answered much later than stamped (a stalled connection)
+    bucket.settle(grant, stamped)
+    assert bucket.clock_offset_ms == 0
+    assert bucket.status().clock_skew_kind == ""

@@ -61,6 +61,8 @@ def test_processes_sharing_one_bucket_never_overspend_and_never_get_429(redis_ur
     clock = ScaledClock(SCALE, epoch)
     simulator = KeepaSimulator(SimulatorConfig(keys={"k": RATE}, start_balance=START_BALANCE, clock=clock))
     base_url = simulator.start()
+    # Building the catalogue takes real seconds, which the x60 clock turns into refills.
+    simulator.ledger("k").set_balance(START_BALANCE)
     try:
         asins = [product.asin for product in simulator.catalogue.products[:50]]
         context = multiprocessing.get_context("spawn")

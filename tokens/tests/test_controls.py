@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from io import StringIO
 
@@ -101,6 +102,39 @@ def test_bucket_status_exits_1_when_unhealthy(bucket, clock, setup, problem):
     with pytest.raises(CommandError, match=problem) as failure:
         run("bucket_status", "--json")
     assert failure.value.returncode == 1
+
+
+def test_bucket_status_shows_a_402_as_what_it_is_not_as_a_429(bucket, clock):
+    teach(bucket, clock, 50)
+    grant = bucket.reserve(1)
+    bucket.settle(grant, reading(clock, 0, rate=0, consumed=0), status=402)
+    text = _status_text()
+    assert "last refusal  402 payment required" in text
+    assert "429" not in text
+    data = json.loads(_status_json())
+    assert data["last_refusal_status"] == 402 and data["last_429_at"] is None
+
+
+def test_bucket_status_says_what_it_saw_of_a_clock_an_hour_ahead(bucket, clock):
+    ahead = get_bucket(clock=FakeClock(clock.time() + 3600))
+    teach(ahead, ahead.clock, 0)
+    bucket.settle(None, reading(clock, 300, consumed=0))
+    text = _status_text()
+    assert "tokens        300 / 300" in text
+    assert "clock skew    the held Keepa reading was stamped ahead of Keepa's own time" in text
+    assert "off by 60 min 00 s" in text
+
+
+def _status_text(*options: str) -> str:
+    """``bucket_status`` output whatever its exit code (unhealthy states exit 1)."""
+    out = StringIO()
+    with contextlib.suppress(CommandError):
+        call_command("bucket_status", *options, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def _status_json() -> str:
+    return _status_text("--json")
 
 
 def test_bucket_status_exits_2_when_redis_is_unreachable(redis_down):
