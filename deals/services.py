@@ -77,6 +77,14 @@ def _state(deal: Deal) -> dict[str, Any]:
     return {f.attname: getattr(deal, f.attname) for f in Deal._meta.concrete_fields if f.name != "updated_at"}
 
 
+def _only_bookkeeping(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the history would record nothing worth reading: only times moved, or only
+    fields it does not keep (the charts)."""
+    kept = {f.attname for f in Deal.history.model._meta.concrete_fields}
+    before, after = ({k: v for k, v in state.items() if k in kept} for state in (before, after))
+    return before == after or audit.only_timestamps(before, after)
+
+
 def _changes(before: dict[str, Any], deal: Deal) -> list[str]:
     after = _state(deal)
     return [name for name, value in after.items() if before.get(name) != value]
@@ -99,7 +107,7 @@ def _save(
     deal._change_reason = reason[:100]
     if user is not None:
         deal._history_user = user
-    if before is not None and audit.only_timestamps(before, _state(deal)):
+    if before is not None and _only_bookkeeping(before, _state(deal)):
         deal.save_without_historical_record()  # the history would only say "fetched again"
     else:
         deal.save()

@@ -334,9 +334,9 @@ def check_clock() -> CheckResult:
 def check_backlog() -> CheckResult:
     now = get_clock().now()
     failed = Candidate.objects.filter(status=Candidate.Status.FAILED)
-    backing_off = Candidate.objects.filter(
-        status=Candidate.Status.PENDING, transient_failures__gt=0, due_at__gt=now
-    )
+    # In a run of Keepa faults until a fetch succeeds, whether its next try is ahead or due now
+    # (a short backoff under a fast clock is often over by the time this runs).
+    backing_off = Candidate.objects.filter(status=Candidate.Status.PENDING, transient_failures__gt=0)
     latest_failure = failed.order_by("-updated_at").values_list("last_error", flat=True).first()
     latest_fault = backing_off.order_by("-updated_at").values_list("last_error", flat=True).first()
     next_due = backing_off.order_by("due_at").values_list("due_at", flat=True).first()
@@ -345,7 +345,7 @@ def check_backlog() -> CheckResult:
         last_failure=redact(latest_failure or "")[:200],
         backing_off=backing_off.count(),
         last_fault=redact(latest_fault or "")[:200],
-        next_try_seconds=None if next_due is None else (next_due - now).total_seconds(),
+        next_try_seconds=None if next_due is None else max(0.0, (next_due - now).total_seconds()),
     )
 
 

@@ -85,7 +85,7 @@ def stack(redis_url, real_redis, require_postgres):
 @pytest.mark.django_db
 def test_history_pages_answer_for_every_url_staff_can_type(staff):
     deal = make_deal()
-    selection = DiscoverySelection.objects.create(name="Used books", selection={"productType": [0]})
+    selection = DiscoverySelection.objects.create(name="Used books", selection={"priceTypes": [2]})
     for obj in (deal, selection):
         base = f"/admin/deals/{obj._meta.model_name}"
         version = obj.history.latest().history_id
@@ -188,7 +188,7 @@ def test_long_json_is_summarised_in_the_history(staff, admin_user):
     assert "201 entries, the last [1800000000, 999]" in html
     assert "1700086400" not in html, "not the whole list"
 
-    long_selection = {"productType": [0], "deltaPercentRange": [20, 100], "categories": list(range(40))}
+    long_selection = {"priceTypes": [2], "deltaPercentRange": [20, 100], "includeCategories": list(range(1, 41))}
     selection = DiscoverySelection.objects.create(name="Many categories", selection=long_selection)
     selection.selection = {**long_selection, "deltaPercentRange": [30, 100]}
     selection.save()

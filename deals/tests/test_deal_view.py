@@ -211,3 +211,10 @@ def test_the_chart_stops_at_now_even_when_keepa_was_quiet(seller_client, stored)
     html = seller_client.get(url(stored.asin)).content.decode()
     used = re.search(r'series-used"><polyline points="([^"]+)"', html).group(1)
     assert used.split()[-1].startswith("708.0,")
+
+
+def test_a_seller_sees_the_trough_month_the_time_to_buy(seller_client, stored):
+    page = text(seller_client.get(url(stored.asin)).content.decode())
+
+    assert (stored.trough_season, stored.expected_trough_cents) == ("January", 5500)
+    assert "Trough month January · expected $55.00" in page

@@ -90,7 +90,7 @@ def test_a_storm_of_keepa_500s_backs_the_backlog_off_and_fails_no_candidate(rq_s
         assert set(Candidate.objects.values_list("attempts", flat=True)) == {0}
         assert Candidate.objects.filter(transient_failures__gt=1).exists(), "each pass backed them off"
         backlog = diagnose(stack, "--no-keepa")["backlog"]
-        assert backlog["status"] == "WARN"
+        assert backlog["status"] == "WARN", backlog
         assert "candidates backing off after Keepa faults" in backlog["explanation"]
         assert "answered 500" in backlog["explanation"]
 

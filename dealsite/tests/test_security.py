@@ -16,6 +16,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rq import Queue
 
+from dealsite.tests.support import make_seller
 from dealsite.tests.web_server import GUNICORN, ROOT, free_port, production_env, serve
 from keepasim.harness import database_url
 
@@ -50,7 +51,7 @@ def production(require_postgres, redis_url):
 
 
 def test_a_nul_anywhere_in_the_url_is_a_400_naming_where(production, django_user_model):
-    token = Token.objects.create(user=_user(django_user_model, "reader")).key
+    token = Token.objects.create(user=make_seller(django_user_model, "reader")).key
     api = requests.Session()
     api.headers["Authorization"] = f"Token {token}"
     for url, where in (
