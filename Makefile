@@ -21,7 +21,7 @@ run: $(STAMP)
 	DEBUG=1 $(PY) manage.py runstack $(RUN_ARGS)
 
 test: $(STAMP) chromium
-	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+	DEBUG=1 $(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # The browser test drives Debian's chromium: installed here when missing and we are root;
 # otherwise that test skips with a message (and fails under CI=true).

@@ -24,8 +24,10 @@ def _with_db(url: str, db: int) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """A real Redis for this test session, on its own database number (``TEST_REDIS_DB``)."""
-    db = int(os.environ.get("TEST_REDIS_DB", "9"))
+    """A real Redis for this test session, on its own database number: ``TEST_REDIS_DB``, plus
+    the xdist worker's index, so parallel workers never flush each other's data."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    db = int(os.environ.get("TEST_REDIS_DB", "9")) + int(worker.removeprefix("gw"))
     configured = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     if redis_answers(configured):
         yield _with_db(configured, db)

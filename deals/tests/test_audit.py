@@ -188,7 +188,11 @@ def test_long_json_is_summarised_in_the_history(staff, admin_user):
     assert "201 entries, the last [1800000000, 999]" in html
     assert "1700086400" not in html, "not the whole list"
 
-    long_selection = {"priceTypes": [2], "deltaPercentRange": [20, 100], "includeCategories": list(range(1, 41))}
+    long_selection = {
+        "priceTypes": [2],
+        "deltaPercentRange": [20, 100],
+        "includeCategories": list(range(1, 41)),
+    }
     selection = DiscoverySelection.objects.create(name="Many categories", selection=long_selection)
     selection.selection = {**long_selection, "deltaPercentRange": [30, 100]}
     selection.save()

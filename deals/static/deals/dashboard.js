@@ -454,7 +454,8 @@
   function isNew(deal) {
     var created = Date.parse(deal.created_at || "");
     var seen = Date.parse(baseline || "");
-    return isFinite(created) && isFinite(seen) && created > seen;
+    // The list gives times to the second: a deal made in the baseline's second counts as new.
+    return isFinite(created) && isFinite(seen) && created >= Math.floor(seen / 1000) * 1000;
   }
 
   /** "avg (estimate)" when the 1yr average is Keepa's listing average, not inferred sales. */
