@@ -141,6 +141,9 @@ COLUMNS = (
     "seller_name",
     "seller_score",
     "live_used_offers",
+    "min_list_price_cents",
+    "chart_history",
+    "list_at_basis",
 )
 DISPLAYABLE_SQL = (
     "quality = 'complete' AND expired_at IS NULL AND profit_cents > 0 "
@@ -275,6 +278,9 @@ def deal_rows(count: int, seed: int = 2):
             "seller_name": f"Seller {rng.randint(0, 50_000)}",
             "seller_score": Decimal(rng.randint(30, 100)) / 10,
             "live_used_offers": rng.randint(1, 40),
+            "min_list_price_cents": costs.min_list_price_cents,
+            "chart_history": "{}",  # the deal view's; the list never reads it
+            "list_at_basis": "{}",
         }
         verification = rng.random()
         if verification >= 0.7:
@@ -301,6 +307,7 @@ def deal_rows(count: int, seed: int = 2):
                 "profit_cents",
                 "margin_percent",
                 "roi_percent",
+                "min_list_price_cents",
             )
             row.update(dict.fromkeys(derived), quality=Quality.INCOMPLETE)
             if kind == "no_list_at":

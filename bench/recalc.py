@@ -124,23 +124,8 @@ def hand_written_update(rules: BusinessRules) -> str:
     """
 
 
-#: The verification columns ``deal_rows`` leaves out: every other deal verified at its price.
-OFFER_COLUMNS = (
-    "verification",
-    "verification_reason",
-    "fulfillment",
-    "seller_id",
-    "seller_name",
-    "buy_price_cents",
-    "shipping_cents",
-    "condition_code",
-    "verified_at",
-    "checked_at",
-)
-
-
 def load(rows: int, reload: bool) -> None:
-    """``api_latency``'s deals by COPY, with the offer columns, unless they are there."""
+    """``api_latency``'s deals (estimates, verified and refused offers) by COPY, unless there."""
     table = Deal._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {table}")
@@ -148,17 +133,11 @@ def load(rows: int, reload: bool) -> None:
             print(f"{table}: {rows:,} rows already loaded (--reload to load again)")
             return
     started = time.perf_counter()
-    price_now, fetched = COLUMNS.index("price_now_cents"), COLUMNS.index("fetched_at")
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {table}, {Deal.history.model._meta.db_table} RESTART IDENTITY")
-        columns = ", ".join((*COLUMNS, *OFFER_COLUMNS))
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for n, row in enumerate(deal_rows(rows)):
-                if n % 2:
-                    offer = ("verified", "", "FBA", "A1BENCH", "Bench Books", row[price_now], 0, 3)
-                    copy.write_row((*row, *offer, row[fetched], row[fetched]))
-                else:
-                    copy.write_row((*row, "estimate", "", "", "", "", None, None, None, None, None))
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in deal_rows(rows):
+                copy.write_row(row)
         cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"{table}: loaded {rows:,} rows by COPY and vacuumed in {time.perf_counter() - started:.0f} s")
 
