@@ -21,7 +21,9 @@ automatic-recharge rate run twice: with the predecessor's policy (the default) a
 
 With ``--verification`` (issue 11) it compares how offer tokens are spent, on the same seed:
 statistics only (every deal an estimate), offers for every candidate (the predecessor's
-way) and value per token (ours), then ours again at a pessimistic verifiable share. Per run:
+way), the same with candidates ranked by the feed's promise, and value per token (ours:
+ranked candidates, offers by value per token), then ours again at a pessimistic verifiable
+share. The baselines fetch candidates in the order found (``DEALSITE_RANK_BY_FEED=0``). Per run:
 verified deals (per hour), tokens per verified deal, verified profit in dollars per 1,000
 tokens, the share of tokens spent on offers and sellers, the share of the deals the API
 shows as verified whose offer the simulator still has live at the cut-off, zombies, 429s.
@@ -58,7 +60,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from deals import jobs  # noqa: E402
-from deals.keepa.facts import CONDITION_NAMES, DEAL_PAGE_COST, DEAL_PAGE_SIZE, unix_to_keepa_minutes  # noqa: E402  # noqa: E402
+from deals.keepa.facts import DEAL_PAGE_COST, DEAL_PAGE_SIZE, unix_to_keepa_minutes  # noqa: E402
 from deals.models import Candidate, Deal, DiscoverySelection, JobRun, Seller  # noqa: E402
 from dealsite.embedded_redis import ensure_redis  # noqa: E402
 from keepasim.harness import API_KEY, PipelineStack  # noqa: E402
@@ -187,7 +189,7 @@ def run_plan(
 
 VERIFY_COLUMNS = (
     ("plan", 6),
-    ("policy", 16),
+    ("policy", 18),
     ("verifiable", 10),
     ("verified", 8),
     ("verified/h", 10),
@@ -200,37 +202,57 @@ VERIFY_COLUMNS = (
     ("zombies", 7),
     ("429s", 5),
 )
-POLICIES = (("statistics only", "off"), ("every candidate", "every_candidate"), ("value per token", "value"))
+#: (name, verify policy, candidates ranked by the feed's promise). The baselines fetch in the
+#: order found, as the statistics pass did and the predecessor does; ours ranks. The ranked
+#: "every candidate" row shows what the ranking alone buys the predecessor's way.
+POLICIES = (
+    ("statistics only", "off", False),
+    ("every candidate", "every_candidate", False),
+    ("every cand. ranked", "every_candidate", True),
+    ("value per token", "value", True),
+)
 
 
 def verified_offers_alive(stack: PipelineStack, cutoff: float) -> tuple[int, int]:
-    """Deals the API shows as verified, and how many of their offers the simulator still had
-    live (same seller, same condition) at the cut-off: its own state, not the API's."""
+    """Deals the API shows as verified, and how many of their offers (the stored seller and
+    condition: the list leaves the seller's id to the detail) the simulator still had live at
+    the cut-off: its own state, not the API's."""
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     now = unix_to_keepa_minutes(cutoff)
-    condition_code = {name: code for code, name in CONDITION_NAMES.items()}
-    shown = alive = 0
+    shown_asins = []
     url = "/api/deals/?page_size=200"
     while url:
         body = client.get(url).json()
-        for deal in body["results"]:
-            shown += 1
-            product = stack.simulator.catalogue.get(deal["asin"])
-            alive += any(
-                listing.seller_id == deal["seller_id"]
-                and listing.condition == condition_code[deal["condition"]]
-                for listing in product.live_offers(now)
-            )
+        shown_asins += [deal["asin"] for deal in body["results"]]
         url = body["next"]
-    return shown, alive
+    offers = Deal.objects.filter(asin__in=shown_asins).values_list("asin", "seller_id", "condition_code")
+    alive = 0
+    for asin, seller_id, condition in offers:
+        product = stack.simulator.catalogue.get(asin)
+        alive += any(
+            listing.seller_id == seller_id and listing.condition == condition
+            for listing in product.live_offers(now)
+        )
+    return len(shown_asins), alive
 
 
 def run_verification_plan(
-    rate: int, scale: float, redis_url: str, products: int, workers: int, policy: str, verifiable: float
+    rate: int,
+    scale: float,
+    redis_url: str,
+    products: int,
+    workers: int,
+    policy: str,
+    ranked: bool,
+    verifiable: float,
 ) -> dict:
-    options = {"verify_policy": policy, "simulator_options": {"verifiable_share": verifiable}}
+    options = {
+        "verify_policy": policy,
+        "simulator_options": {"verifiable_share": verifiable},
+        "extra_env": {"DEALSITE_RANK_BY_FEED": "1" if ranked else "0"},
+    }
     with two_hours(rate, scale, redis_url, products, workers, **options) as (stack, cutoff):
         spent = stack.simulator.stats.tokens_consumed[API_KEY]
         rate_limited = stack.simulator.stats.rate_limited
@@ -257,12 +279,12 @@ def run_verification_plan(
 
 
 def print_verification_table(args, redis_url: str) -> None:
-    """Issue 11: the same seed and plans under three policies, and ours at a pessimistic mix."""
+    """Issue 11: the same seed and plans under each policy, and ours at a pessimistic mix."""
     print(" ".join(f"{title:>{width}}" for title, width in VERIFY_COLUMNS))
     for rate in (int(r) for r in args.rates.split(",")):
-        runs = [(name, policy, args.verifiable) for name, policy in POLICIES]
-        runs.append(("value per token", "value", args.pessimistic))
-        for name, policy, verifiable in runs:
+        runs = [(name, policy, ranked, args.verifiable) for name, policy, ranked in POLICIES]
+        runs.append(("value per token", "value", True, args.pessimistic))
+        for name, policy, ranked, verifiable in runs:
             if args.policies and policy not in args.policies.split(","):
                 continue
             r = run_verification_plan(
@@ -272,6 +294,7 @@ def print_verification_table(args, redis_url: str) -> None:
                 rate * 400,  # candidates for twice what two hours of refill fetch
                 args.workers,
                 policy,
+                ranked,
                 verifiable,
             )
             row = (

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
 
 from deals.models import Candidate
 
@@ -21,8 +22,9 @@ Source = Candidate.Source
 #: Staff requests jump the queue; routine refreshes wait behind new deals.
 PRIORITY = {Source.STAFF: 10, Source.DISCOVERY: 0, Source.REFRESH: -1}
 
-#: The order claims take: highest priority, then longest due.
-CLAIM_ORDER = ("-priority", "due_at", "id")
+#: A discovered candidate whose feed prices promise less than this is fetched only when no
+#: better one is due, and does not count towards the backlog discovery keeps.
+PROMISE_FLOOR_CENTS = 0
 
 #: Where the count of Keepa faults in a row stops (the backoff is long capped by then).
 TRANSIENT_FAILURES_CAP = 10_000
@@ -32,7 +34,25 @@ def _pipeline(name: str):
     return settings.DEALSITE_PIPELINE[name]
 
 
-def _due_fields(source: str, now: datetime, feed_last_update: datetime | None) -> dict:
+def claim_order() -> tuple:
+    """Highest priority first; among equals, with ``RANK_BY_FEED``, what the feed's prices
+    promise (so statistics tokens go first where a profit is likely), then longest due."""
+    if _pipeline("RANK_BY_FEED"):
+        return ("-priority", F("feed_profit_cents").desc(nulls_last=True), "due_at", "id")
+    return ("-priority", "due_at", "id")
+
+
+def worth_fetching() -> Q:
+    """Candidates the backlog counts: with ``RANK_BY_FEED``, not the ones whose feed prices
+    promise no profit (refreshes and staff requests carry no promise and always count)."""
+    if not _pipeline("RANK_BY_FEED"):
+        return Q()
+    return Q(feed_profit_cents__isnull=True) | Q(feed_profit_cents__gte=PROMISE_FLOOR_CENTS)
+
+
+def _due_fields(
+    source: str, now: datetime, feed_last_update: datetime | None, feed_profit_cents: int | None = None
+) -> dict:
     """Everything "due now" means, whatever the candidate was before."""
     return {
         "source": source,
@@ -44,28 +64,41 @@ def _due_fields(source: str, now: datetime, feed_last_update: datetime | None) -
         "transient_failures": 0,
         "last_error": "",
         "feed_last_update": feed_last_update,
+        "feed_profit_cents": feed_profit_cents,
         "updated_at": now,
     }
 
 
 def new_candidate(
-    asin: str, *, source: str, now: datetime, feed_last_update: datetime | None = None
+    asin: str,
+    *,
+    source: str,
+    now: datetime,
+    feed_last_update: datetime | None = None,
+    feed_profit_cents: int | None = None,
 ) -> Candidate:
     """An unsaved due candidate, for bulk inserts."""
-    return Candidate(asin=asin, discovered_at=now, **_due_fields(source, now, feed_last_update))
+    return Candidate(
+        asin=asin, discovered_at=now, **_due_fields(source, now, feed_last_update, feed_profit_cents)
+    )
 
 
-def make_due(asin: str, *, source: str, now: datetime, feed_last_update: datetime | None = None) -> None:
+def make_due(
+    asin: str,
+    *,
+    source: str,
+    now: datetime,
+    feed_last_update: datetime | None = None,
+    feed_profit_cents: int | None = None,
+) -> None:
     """Queue ``asin`` for a fetch now, new or known, pending, done or failed.
 
     ``feed_last_update`` is Keepa's lastUpdate as the deal feed reported it: a routine fetch
     skips a product not updated since our last fetch; None (refreshes, staff) never skips.
+    ``feed_profit_cents`` is what the feed's prices promise (``claim_order``).
     """
-    Candidate.objects.update_or_create(
-        asin=asin,
-        defaults=_due_fields(source, now, feed_last_update),
-        create_defaults={"discovered_at": now, **_due_fields(source, now, feed_last_update)},
-    )
+    due = _due_fields(source, now, feed_last_update, feed_profit_cents)
+    Candidate.objects.update_or_create(asin=asin, defaults=due, create_defaults={"discovered_at": now, **due})
 
 
 def request_refetch(asins: Sequence[str], *, now: datetime) -> int:
@@ -91,15 +124,16 @@ def retry_failed(*, now: datetime) -> int:
 
 
 def claim(limit: int, *, now: datetime) -> list[Candidate]:
-    """Lease up to ``limit`` claimable candidates in ``CLAIM_ORDER``."""
+    """Lease up to ``limit`` claimable candidates in ``claim_order``."""
+    order = claim_order()
     with transaction.atomic():
-        queryset = Candidate.objects.claimable(now).order_by(*CLAIM_ORDER)
+        queryset = Candidate.objects.claimable(now).order_by(*order)
         if connection.features.has_select_for_update_skip_locked:
             queryset = queryset.select_for_update(skip_locked=True)
         ids = list(queryset.values_list("id", flat=True)[:limit])
         lease = now + timedelta(seconds=_pipeline("CLAIM_LEASE_SECONDS"))
         Candidate.objects.filter(id__in=ids).update(claimed_until=lease)
-    return list(Candidate.objects.filter(id__in=ids).order_by(*CLAIM_ORDER))
+    return list(Candidate.objects.filter(id__in=ids).order_by(*order))
 
 
 def release(candidates: Sequence[Candidate]) -> None:

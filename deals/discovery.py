@@ -24,14 +24,17 @@ from django.db.models import Q
 
 from deals import backlog
 from deals.audit import acting_as
+from deals.costs import current_rules
 from deals.keepa.facts import (
     ASIN_RE,
     DEAL_PAGE_COST,
     DEAL_PAGE_SIZE,
+    USED,
     keepa_minutes_to_datetime,
 )
 from deals.models import Candidate, DiscoverySelection
 from deals.passes import RunReport, stop_for_tokens
+from deals.pricing import feed_promise_cents
 from deals.selection import DEFAULT_SELECTION, scan_query
 from tokens.interface import PrepaidBucket, Refusal
 
@@ -47,11 +50,32 @@ def active_selection() -> DiscoverySelection:
     return selection
 
 
+#: The deal object's ``avg`` rows are day, week, month and 90 days: the longest is the guess
+#: of what a copy sells for.
+NINETY_DAYS = 3
+
+
 @dataclass(frozen=True)
 class FeedDeal:
     asin: str
     created: datetime  # when Keepa found the deal: the feed's order and our watermark
     last_update: datetime  # when Keepa last updated the product: the fetch cache's key
+    used_now_cents: int | None = None  # the feed's current used price
+    used_average_cents: int | None = None  # its 90-day used average
+
+
+def _price(value: Any) -> int | None:
+    """A Keepa price in cents; -1 (none), -2 (unknown) and anything malformed are None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _at(values: Any, *indexes: int) -> Any:
+    """``values[i][j]...`` of a Keepa array, or None where it is short or not a list."""
+    for index in indexes:
+        if not isinstance(values, list) or index >= len(values):
+            return None
+        values = values[index]
+    return values
 
 
 def parse_feed(deals: Iterable[Any]) -> tuple[list[FeedDeal], int]:
@@ -74,6 +98,8 @@ def parse_feed(deals: Iterable[Any]) -> tuple[list[FeedDeal], int]:
                 asin=asin,
                 created=keepa_minutes_to_datetime(created),
                 last_update=keepa_minutes_to_datetime(updated),
+                used_now_cents=_price(_at(deal.get("current"), USED)),
+                used_average_cents=_price(_at(deal.get("avg"), NINETY_DAYS, USED)),
             )
         )
     parsed.sort(key=lambda d: d.created, reverse=True)
@@ -89,25 +115,45 @@ def record_candidates(feed: list[FeedDeal], *, now: datetime) -> int:
     """
     if not feed:
         return 0
-    newest: dict[str, datetime] = {}
+    newest: dict[str, FeedDeal] = {}
     for deal in feed:
-        newest[deal.asin] = max(deal.last_update, newest.get(deal.asin, deal.last_update))
+        if deal.asin not in newest or deal.last_update > newest[deal.asin].last_update:
+            newest[deal.asin] = deal
+    rules = current_rules()
+    promise = {
+        asin: feed_promise_cents(deal.used_now_cents, deal.used_average_cents, rules)
+        for asin, deal in newest.items()
+    }
     existing = {c.asin: c for c in Candidate.objects.filter(asin__in=newest).select_for_update()}
     new_candidates = [
-        backlog.new_candidate(asin, source=Candidate.Source.DISCOVERY, now=now, feed_last_update=update)
-        for asin, update in newest.items()
+        backlog.new_candidate(
+            asin,
+            source=Candidate.Source.DISCOVERY,
+            now=now,
+            feed_last_update=deal.last_update,
+            feed_profit_cents=promise[asin],
+        )
+        for asin, deal in newest.items()
         if asin not in existing
     ]
     Candidate.objects.bulk_create(new_candidates, ignore_conflicts=True)
     revived = 0
     for asin, candidate in existing.items():
-        update = newest[asin]
+        update = newest[asin].last_update
         if candidate.feed_last_update is not None and candidate.feed_last_update >= update:
             continue
         if candidate.status == Candidate.Status.PENDING:
-            Candidate.objects.filter(pk=candidate.pk).update(feed_last_update=update, updated_at=now)
+            Candidate.objects.filter(pk=candidate.pk).update(
+                feed_last_update=update, feed_profit_cents=promise[asin], updated_at=now
+            )
         else:
-            backlog.make_due(asin, source=Candidate.Source.DISCOVERY, now=now, feed_last_update=update)
+            backlog.make_due(
+                asin,
+                source=Candidate.Source.DISCOVERY,
+                now=now,
+                feed_last_update=update,
+                feed_profit_cents=promise[asin],
+            )
             revived += 1
     return len(new_candidates) + revived
 
@@ -189,8 +235,8 @@ def scan(
 ) -> ScanResult:
     """Walk the feed newest first, committing each page's candidates with the scan's place.
 
-    With ``enough_due`` the scan pauses once that many candidates are due: pages bought
-    beyond what the plan can fetch soon would only age in the backlog.
+    With ``enough_due`` the scan pauses once that many promising candidates are due: pages
+    bought beyond what the plan can fetch soon would only age in the backlog.
 
     A scan cut short (tokens, an error, a killed worker, ``max_pages``, a pause) resumes at
     its next page instead of paying for its first pages again (``max_pages`` counts the pages
@@ -248,9 +294,15 @@ def scan(
         )
         if result.completed:
             break
-        if enough_due is not None and Candidate.objects.due(now).count() >= enough_due:
+        if enough_due is not None and _due_worth_fetching(now) >= enough_due:
             break
     return result
+
+
+def _due_worth_fetching(now: datetime) -> int:
+    """The due backlog a scan tops up. Candidates the feed promised no profit are fetched
+    last, so they do not count: a pile of them must not stop the pages that bring better."""
+    return Candidate.objects.due(now).filter(backlog.worth_fetching()).count()
 
 
 def _save_progress(selection: DiscoverySelection, cursor: ScanCursor, *, completed: bool, now: datetime):
@@ -307,9 +359,11 @@ def run_discovery(
         # Before the first Keepa reading the plan is unknown: assume the smallest, so a
         # fresh start buys a page, not the whole feed.
         target = backlog_target(status.refill_rate or 1)
-        due = Candidate.objects.due(now).count()
+        due = _due_worth_fetching(now)
         if due >= target:
-            report.note = f"scan skipped: {due} candidates due, over {BACKLOG_MINUTES} min of refill"
+            report.note = (
+                f"scan skipped: {due} promising candidates due, over {BACKLOG_MINUTES} min of refill"
+            )
             return report
         if status.known:
             # The bucket grants a lone reservation whatever it costs (Keepa lets a call

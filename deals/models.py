@@ -71,6 +71,18 @@ DISPLAYABLE = Q(
 LISTED = DISPLAYABLE & Q(verification=Verification.VERIFIED)
 
 
+#: What the repair job must fix: hidden for missing or nonsensical data, not given up on, not
+#: expired. Its index holds only these few rows, so a recalculation of every deal barely
+#: touches it.
+NEEDS_REPAIR = (
+    Q(quality=Quality.INCOMPLETE)
+    | Q(list_at_cents__isnull=True)
+    | Q(one_year_avg_cents__isnull=True)
+    | Q(profit_cents__isnull=True)
+    | Q(price_now_cents__isnull=True)
+) & Q(expired_at__isnull=True) & ~Q(quality=Quality.UNREPAIRABLE)
+
+
 class DealQuerySet(models.QuerySet):
     def displayable(self) -> DealQuerySet:
         return self.filter(DISPLAYABLE)
@@ -88,20 +100,8 @@ class DealQuerySet(models.QuerySet):
         return self.filter(verification=Verification.VERIFIED)
 
     def incomplete(self, *, now: datetime) -> DealQuerySet:
-        """What the repair job must fix: hidden for missing or nonsensical data, not given up
-        on, not expired, and due for another attempt."""
-        missing = (
-            Q(quality=Quality.INCOMPLETE)
-            | Q(list_at_cents__isnull=True)
-            | Q(one_year_avg_cents__isnull=True)
-            | Q(profit_cents__isnull=True)
-            | Q(price_now_cents__isnull=True)
-        )
-        return (
-            self.filter(missing, expired_at__isnull=True)
-            .exclude(quality=Quality.UNREPAIRABLE)
-            .filter(Q(next_repair_at__isnull=True) | Q(next_repair_at__lte=now))
-        )
+        """``NEEDS_REPAIR`` and due for another attempt."""
+        return self.filter(NEEDS_REPAIR).filter(Q(next_repair_at__isnull=True) | Q(next_repair_at__lte=now))
 
 
 class FieldCheckConstraint(models.CheckConstraint):
@@ -390,7 +390,7 @@ class Deal(models.Model):
                 F("margin_percent").desc(), "asin", name="deal_displayable_margin_idx", condition=DISPLAYABLE
             ),
             models.Index("sales_rank", "asin", name="deal_displayable_rank_idx", condition=DISPLAYABLE),
-            models.Index("quality", "next_repair_at", name="deal_repair_idx"),
+            models.Index("next_repair_at", "id", name="deal_repair_due_idx", condition=NEEDS_REPAIR),
             # "New since your last visit": displayable deals created after a moment.
             models.Index("created_at", name="deal_displayable_created_idx", condition=DISPLAYABLE),
             # What the list shows by default (verified), best profit first, with every column a
@@ -580,6 +580,13 @@ class Candidate(models.Model):
     feed_last_update = models.DateTimeField(
         null=True, blank=True, help_text="Keepa's lastUpdate as the deal feed reported it."
     )
+    feed_profit_cents = models.IntegerField(
+        "feed promise (¢)",
+        null=True,
+        blank=True,
+        help_text="The profit the deal feed's prices promise (current used price, listed at the "
+        "90-day used average, default fees): the claim order ranks discovered candidates by it.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     transient_failures = models.PositiveSmallIntegerField(
         default=0,
@@ -611,7 +618,7 @@ class Candidate(models.Model):
         indexes = [
             models.Index(
                 F("priority").desc(), "due_at", "id", name="candidate_due_idx", condition=Q(status="pending")
-            )
+            ),
         ]
 
     def __str__(self) -> str:

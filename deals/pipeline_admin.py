@@ -14,6 +14,7 @@ from deals.history_admin import AuditedHistoryAdmin
 from deals.jobs import enqueue_refetch, enqueue_verification
 from deals.keepa.facts import OFFERS_PAGE_COST
 from deals.models import Candidate, DiscoverySelection, JobRun, Seller
+from deals.money import format_cents
 
 
 def queue_refetch(model_admin: admin.ModelAdmin, request, asins: list[str]) -> None:
@@ -61,6 +62,7 @@ class CandidateAdmin(admin.ModelAdmin):
         "status",
         "source",
         "priority",
+        "feed_promise",
         "due_at",
         "attempts",
         "last_error",
@@ -71,6 +73,10 @@ class CandidateAdmin(admin.ModelAdmin):
     ordering = ("status", "-priority", "due_at")
     readonly_fields = [f.name for f in Candidate._meta.fields]
     actions = ["retry_now"]
+
+    @admin.display(description="feed promise", ordering="feed_profit_cents")
+    def feed_promise(self, candidate: Candidate) -> str:
+        return format_cents(candidate.feed_profit_cents)
 
     def has_add_permission(self, request) -> bool:
         return False

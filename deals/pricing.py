@@ -98,6 +98,24 @@ def compute_costs(
     )
 
 
+def feed_promise_cents(
+    used_now_cents: int | None, used_average_cents: int | None, rules: BusinessRules
+) -> int | None:
+    """The profit the deal finder's own prices promise, before a token buys the statistics:
+    bought at the feed's current used price, listed at its 90-day used average, with the
+    business's default fees. A rough guess (the statistics pass lists at the inferred
+    sales), good for ranking candidates; None without both prices."""
+    if not used_now_cents or not used_average_cents or min(used_now_cents, used_average_cents) < 0:
+        return None
+    return compute_costs(
+        price_now_cents=used_now_cents,
+        list_at_cents=used_average_cents,
+        fba_fee_cents=None,
+        referral_percent=None,
+        rules=rules,
+    ).profit_cents
+
+
 def min_list_price(needed_cents: int, referral_percent: Decimal) -> int | None:
     """The repricer floor: the lowest List at (whole cents) that still brings ``needed_cents``
     (all-in cost, FBA fee and the markup on the all-in cost) once Amazon takes its referral

@@ -303,6 +303,9 @@ DEALSITE_PIPELINE = {
     # with each fault in a row up to the maximum; faults never spend its attempts.
     "TRANSIENT_BACKOFF_SECONDS": int(os.environ.get("DEALSITE_TRANSIENT_BACKOFF_SECONDS", "60")),
     "TRANSIENT_BACKOFF_MAX_SECONDS": int(os.environ.get("DEALSITE_TRANSIENT_BACKOFF_MAX_SECONDS", "900")),
+    # Discovered candidates are fetched in the order the deal feed's own prices promise a
+    # profit (deals/backlog.py); off, in the order they were found (the benches' baselines).
+    "RANK_BY_FEED": env_bool("DEALSITE_RANK_BY_FEED", True),
 }
 # Pause between two runs of each periodic job chain.
 DEALSITE_JOB_INTERVALS = {

@@ -74,6 +74,56 @@ def test_claims_take_staff_requests_first_and_a_lapsed_lease_is_free_again(clock
     assert Candidate.objects.claimable(clock.now()).count() == 3, "a dead worker's lease expires"
 
 
+def priced_entry(asin: str, now: datetime, used_now: int, used_average: int) -> discovery.FeedDeal:
+    return discovery.FeedDeal(
+        asin=asin, created=now, last_update=now, used_now_cents=used_now, used_average_cents=used_average
+    )
+
+
+def test_discovered_candidates_are_fetched_in_the_order_the_feed_prices_promise_a_profit(clock):
+    """The feed's 90-day used average against its used price now guesses the profit before a
+    token is spent: the best guess goes first, one promising nothing after any with a chance,
+    one the feed gave no prices for last of all; staff and refreshes keep their tiers."""
+    now = clock.now()
+    discovery.record_candidates(
+        [
+            priced_entry("B000000001", now, used_now=1500, used_average=1600),  # fees eat it
+            priced_entry("B000000002", now, used_now=900, used_average=6000),
+            discovery.FeedDeal(asin="B000000003", created=now, last_update=now),  # no prices
+            priced_entry("B000000004", now, used_now=2500, used_average=9000),
+        ],
+        now=now,
+    )
+    backlog.make_due("B000000005", source=Candidate.Source.REFRESH, now=now)
+    backlog.request_refetch(["B000000006"], now=now)
+    promise = dict(Candidate.objects.values_list("asin", "feed_profit_cents"))
+    assert promise["B000000004"] > promise["B000000002"] > 0 > promise["B000000001"]
+    assert promise["B000000003"] is None and promise["B000000005"] is None
+
+    order = [c.asin for c in backlog.claim(10, now=now)]
+    assert order == ["B000000006", "B000000004", "B000000002", "B000000001", "B000000003", "B000000005"]
+
+
+def test_without_ranking_candidates_are_fetched_in_the_order_found(clock, settings):
+    settings.DEALSITE_PIPELINE = {**settings.DEALSITE_PIPELINE, "RANK_BY_FEED": False}
+    for n, (used_now, used_average) in enumerate([(1500, 1600), (900, 6000), (2500, 9000)], start=1):
+        discovery.record_candidates(
+            [priced_entry(f"B00000000{n}", clock.now(), used_now, used_average)], now=clock.now()
+        )
+        clock.advance(1)
+    assert [c.asin for c in backlog.claim(10, now=clock.now())] == ["B000000001", "B000000002", "B000000003"]
+    assert Candidate.objects.filter(backlog.worth_fetching()).count() == 3, "every one counts"
+
+
+def test_a_pending_candidate_takes_the_promise_of_the_feeds_newer_report(clock):
+    discovery.record_candidates([priced_entry("B000000001", clock.now(), 1500, 1600)], now=clock.now())
+    assert not Candidate.objects.filter(backlog.worth_fetching()).exists(), "a loss does not count"
+    clock.advance(600)
+    discovery.record_candidates([priced_entry("B000000001", clock.now(), 900, 6000)], now=clock.now())
+    assert Candidate.objects.get().feed_profit_cents > 0
+    assert Candidate.objects.filter(backlog.worth_fetching()).count() == 1
+
+
 def test_retryable_failures_back_off_doubling_until_the_last_attempt(clock, settings):
     backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
     backoff = settings.DEALSITE_PIPELINE["RETRY_BACKOFF_SECONDS"]

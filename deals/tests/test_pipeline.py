@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.db.models import F
 
 from deals import backfill, backlog, discovery, repair
 from deals.keepa.errors import NotEnoughTokens
@@ -188,24 +189,28 @@ class SharedBucket:
         self.settled.append(grant)
 
 
-def test_the_periodic_scan_waits_while_the_backlog_holds_twenty_minutes_of_tokens(sim, clock):
-    """A feed page costs 5 tokens; while the backfill has work they buy more deals."""
+def test_the_periodic_scan_waits_while_the_backlog_holds_twenty_minutes_of_promising_candidates(sim, clock):
+    """A feed page costs 5 tokens; while the backfill has work they buy more deals. Candidates
+    the feed's prices promise no profit are fetched last and do not count as work."""
     client = make_client(sim, clock)
-    first = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
-    assert first.processed == 150 > discovery.backlog_target(2) == 40, "one page"
+    discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(1))
+    promising = Candidate.objects.filter(backlog.worth_fetching()).count()
+    assert 0 < promising < Candidate.objects.count(), "most of the feed's drops promise nothing"
+    assert promising >= discovery.backlog_target(1) == 20
     pages = sim.stats.calls["deal"]
 
-    skipped = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
+    skipped = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(1))
     assert sim.stats.calls["deal"] == pages, "no page bought"
     assert "scan skipped" in skipped.summary()
 
-    bigger_plan = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(20))
-    assert sim.stats.calls["deal"] > pages, "150 due products are not twenty minutes at 20/min"
+    bigger_plan = discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
+    assert sim.stats.calls["deal"] > pages, f"{promising} promising are not twenty minutes at 2/min"
     assert bigger_plan.note == ""
 
-    Candidate.objects.update(status=Candidate.Status.DONE)
-    discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(2))
-    assert sim.stats.calls["deal"] > pages + 1, "an empty backlog scans again"
+    Candidate.objects.filter(backlog.worth_fetching()).update(status=Candidate.Status.DONE)
+    pages = sim.stats.calls["deal"]
+    discovery.run_discovery(client, now=clock.now(), bucket=SharedBucket(1))
+    assert sim.stats.calls["deal"] > pages, "a backlog of candidates promising nothing scans again"
 
     operator = discovery.run_discovery(client, now=clock.now())
     assert operator.note == "", "the operator's command always scans"
@@ -319,6 +324,21 @@ def test_garbage_in_the_feed_is_counted_not_fatal():
     assert [d.asin for d in feed] == ["0123456789"] and rejected == 2
 
 
+def test_the_feed_gives_its_used_price_now_and_its_ninety_day_used_average():
+    """Keepa's -1 (no offer), -2 (unknown), short arrays and odd types leave a price out."""
+    times = {"creationDate": 7_000_000, "lastUpdate": 7_000_001}
+    ninety_days = [[-1] * 4, [-1] * 4, [-1] * 4, [5000, 4000, 3500, 20000]]
+    deals = [
+        {"asin": "0000000001", **times, "current": [-1, 2800, 1200, 9000], "avg": ninety_days},
+        {"asin": "0000000002", **times, "current": [-1, -1, -2, 9000], "avg": [[1, 2, 3]]},
+        {"asin": "0000000003", **times, "current": "1200", "avg": [None, None, None, [0, 0, True]]},
+    ]
+    feed, rejected = discovery.parse_feed(deals)
+    prices = {d.asin: (d.used_now_cents, d.used_average_cents) for d in feed}
+    assert rejected == 0
+    assert prices == {"0000000001": (1200, 3500), "0000000002": (None, None), "0000000003": (None, None)}
+
+
 # --- backfill -----------------------------------------------------------------------------
 
 
@@ -346,6 +366,33 @@ def test_an_operators_limited_pass_stops_at_its_limit_even_mid_batch(sim, clock)
     report = backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=20), limit=7)
     assert report.processed == 7 and sim.stats.calls["product"] == 1, "one batch of seven"
     assert Candidate.objects.filter(status=Candidate.Status.PENDING).count() == 23
+
+
+def profitable_share(asins) -> float:
+    deals = Deal.objects.filter(asin__in=asins)
+    return deals.displayable().count() / deals.count()
+
+
+def test_a_short_budget_buys_the_statistics_of_the_candidates_the_feed_promises_most(sim, clock, settings):
+    """Twenty tokens among 150 candidates: the ranking spends them where the feed's prices
+    promise a profit, and finds more deals than the same tokens spent in the order found."""
+    settings.DEALSITE_VERIFICATION = {**settings.DEALSITE_VERIFICATION, "POLICY": "off"}
+    asins = discovered(sim, clock, 150)
+    best = list(
+        Candidate.objects.order_by(F("feed_profit_cents").desc(nulls_last=True), "due_at", "id").values_list(
+            "asin", flat=True
+        )[:20]
+    )
+    backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=5), limit=20)
+    fetched = set(Deal.objects.values_list("asin", flat=True))
+    assert fetched == set(best)
+
+    settings.DEALSITE_PIPELINE = {**settings.DEALSITE_PIPELINE, "RANK_BY_FEED": False}
+    Candidate.objects.filter(asin__in=fetched).delete()
+    backfill.run_backfill(make_client(sim, clock), clock=clock, plan=plan(rate=5), limit=20)
+    in_order_found = set(Deal.objects.values_list("asin", flat=True)) - fetched
+    assert len(in_order_found) == 20 and in_order_found <= set(asins)
+    assert profitable_share(fetched) > 2 * profitable_share(in_order_found)
 
 
 def test_bigger_plans_batch_up_to_what_the_bucket_can_pay(sim, clock):
