@@ -11,6 +11,7 @@ import os
 
 import pytest
 import redis
+from django.test import override_settings
 
 from dealsite.embedded_redis import EmbeddedRedis, redis_answers
 
@@ -20,6 +21,14 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def _with_db(url: str, db: int) -> str:
     base = url.rsplit("/", 1)[0] if url.count("/") >= 3 else url
     return f"{base}/{db}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """MD5 instead of a million PBKDF2 rounds (0.6 s a hash here): most tests make a user or
+    sign one in, and none is about the hash. Processes the tests start keep the real hashers."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session")

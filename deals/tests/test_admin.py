@@ -14,6 +14,8 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.urls import resolve, reverse
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from deals import backfill, jobs, services
@@ -486,7 +488,8 @@ def test_refetch_marks_top_priority_cache_ignoring_candidates_and_queues_a_backf
 
 def test_refetch_with_the_queue_unreachable_still_marks_the_deals_and_says_so(admin_client, monkeypatch):
     deal = make_deal()
-    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    # Refused at once: redis-py's default retries would take seconds to say the same.
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     monkeypatch.setattr(jobs, "_connection", lambda: down)
 
     response = admin_client.post(

@@ -1,8 +1,9 @@
 """Drills for Keepa fault storms and skewed clocks (issue 14), with real RQ worker processes,
 real Redis, the database and the simulator over HTTP.
 
-The workers and the simulator share a scaled clock (x60: a Keepa minute a second), so a storm
-of Keepa-hours and a clock an hour off play out in seconds while every part is the real one.
+The workers and the simulator share a scaled clock (x60: a Keepa minute a second; the storm
+x120), so a storm of Keepa-hours and a clock an hour off play out in seconds while every part
+is the real one.
 """
 
 from __future__ import annotations
@@ -62,11 +63,12 @@ def shared_bucket(stack: PipelineStack, redis, clock) -> RedisTokenBucket:
 def test_a_storm_of_keepa_500s_backs_the_backlog_off_and_fails_no_candidate(rq_settings):
     """Two attempts a candidate and a minute's retry backoff: before, two failed batches moved
     every candidate to FAILED for good. Now 25 Keepa-minutes of 500s cost no attempt, and the
-    backlog is fetched once Keepa answers again."""
+    backlog is fetched once Keepa answers again. At x120 the storm takes 13 s; the backoffs are
+    Keepa time and scale with it, and one worker leaves no lease to race."""
     stack = PipelineStack(
         redis_url=rq_settings,
         refill_rate=20,
-        time_scale=60,
+        time_scale=120,
         products=200,
         extra_env={
             "DEALSITE_MAX_ATTEMPTS": "2",

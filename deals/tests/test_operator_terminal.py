@@ -102,8 +102,9 @@ def test_a_second_terminal_acts_on_the_running_stack_and_says_when_it_has_stoppe
     port = free_port()
     process = subprocess.Popen(
         # A real-time clock keeps the start-up recharge (from an empty simulated balance)
-        # going for minutes, so each pause and release below is the terminal's doing.
-        [sys.executable, MANAGE, "runstack", "--port", str(port), "--time-scale", "1"],
+        # going for minutes, so each pause and release below is the terminal's doing; nothing
+        # here reads the deals, so a small catalogue (600 products take seconds to build).
+        [sys.executable, MANAGE, "runstack", "--port", str(port), "--time-scale", "1", "--products", "50"],
         env=terminal(
             DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
             REDIS_URL=redis_url,
@@ -254,7 +255,9 @@ def test_discover_with_redis_down_is_a_sentence(shell):
 
 def test_keepa_out_of_reach_is_a_sentence(shell):
     keepa = closed_port_url("http")
-    result = manage("discover", "--limit", "1", env={**shell, "KEEPA_BASE_URL": keepa})
+    # A x60 clock: the client's backoff between its four attempts takes a tenth of a second.
+    env = {**shell, "KEEPA_BASE_URL": keepa, "TOKENS_CLOCK_SCALE": "60"}
+    result = manage("discover", "--limit", "1", env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"Keepa is unreachable at {keepa} (/deal connection failed, after retries)" in result.stderr
 
@@ -280,7 +283,7 @@ def test_an_idle_backfill_says_the_backlog_is_empty(shell):
 
 
 def test_the_progress_bar_appears_whenever_a_pass_has_work(shell):
-    with KeepaSimulator(SimulatorConfig(keys={"terminal-key": 300}, products=200)) as keepa:
+    with KeepaSimulator(SimulatorConfig(keys={"terminal-key": 300}, products=50)) as keepa:
         env = {**shell, "KEEPA_BASE_URL": keepa.base_url}
         discovered = manage("discover", "--limit", "1", env=env)
         assert discovered.returncode == 0, said(discovered)

@@ -266,7 +266,9 @@ def sim_clock():
 
 @pytest.fixture
 def sim(sim_clock):
-    with KeepaSimulator(SimulatorConfig(keys={KEY: 20}, clock=sim_clock, products=300)) as simulator:
+    """150 products: a feed of over 60 deals (the every-candidate test takes 60), half the
+    statistics writes of the default 300."""
+    with KeepaSimulator(SimulatorConfig(keys={KEY: 20}, clock=sim_clock, products=150)) as simulator:
         yield simulator
 
 

@@ -59,12 +59,13 @@ def worker(redis_url, base_url, epoch, asins, seed, results):
 def test_processes_sharing_one_bucket_never_overspend_and_never_get_429(redis_url, real_redis):
     epoch = time.time()
     clock = ScaledClock(SCALE, epoch)
-    simulator = KeepaSimulator(SimulatorConfig(keys={"k": RATE}, start_balance=START_BALANCE, clock=clock))
+    config = SimulatorConfig(keys={"k": RATE}, start_balance=START_BALANCE, clock=clock, products=50)
+    simulator = KeepaSimulator(config)  # the workers ask for these 50 products only
     base_url = simulator.start()
     # Building the catalogue takes real seconds, which the x60 clock turns into refills.
     simulator.ledger("k").set_balance(START_BALANCE)
     try:
-        asins = [product.asin for product in simulator.catalogue.products[:50]]
+        asins = [product.asin for product in simulator.catalogue.products]
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
         processes = [
