@@ -11,10 +11,11 @@ from __future__ import annotations
 import decimal
 from bisect import bisect_right
 from collections.abc import Callable
+from functools import cached_property
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
 from deals.models import AverageSource, Deal, FilterPreset
@@ -100,18 +101,17 @@ class DealSerializer(serializers.ModelSerializer):
         (field lookup, ``get_attribute``, a call per field) was most of the request. ``deal``
         is a Deal or anything with its columns as attributes (the list reads named rows)."""
         data = {}
-        for name, convert in self.converters():
+        for name, convert in self.converters:
             value = getattr(deal, name)
             data[name] = value if value is None or convert is None else convert(value)
         data["verification_stale"] = self.get_verification_stale(deal)
         self.add_history(deal, data)
         return data
 
+    @cached_property
     def converters(self) -> list[tuple[str, Callable | None]]:
-        """Once a page (a list serializer's rows share its context)."""
-        if "converters" not in self.context:
-            self.context["converters"] = _page_converters(type(self))
-        return self.context["converters"]
+        """Once a page: a list serializer's rows all go through its one child."""
+        return _page_converters(type(self))
 
     def add_history(self, deal: Deal, data: dict) -> None:
         data["used_price_history"] = self.get_used_price_history(deal)
@@ -276,9 +276,8 @@ def _page_converters(serializer_class: type[DealSerializer]) -> list[tuple[str, 
 
 def _moment_converter(field: serializers.DateTimeField, zone) -> Callable:
     """``field.to_representation`` for an ISO 8601 field (DRF's default format)."""
-    if getattr(field, "format", api_settings.DATETIME_FORMAT).lower() != "iso-8601" or hasattr(
-        field, "timezone"
-    ):
+    output = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    if output is None or output.lower() != ISO_8601 or hasattr(field, "timezone"):
         return field.to_representation
     to_the_second = isinstance(field, SecondsDateTimeField)
 

@@ -61,8 +61,8 @@ class EmptyMeansAbsentSchema(AutoSchema):
         return parameters
 
 
-def displayable_deals(columns=DETAIL_COLUMNS):
-    return Deal.objects.displayable().only(*columns)
+def displayable_deals():
+    return Deal.objects.displayable().only(*DETAIL_COLUMNS)
 
 
 class DealListView(generics.ListAPIView):
@@ -70,9 +70,8 @@ class DealListView(generics.ListAPIView):
     filterset_class = DealFilter
     pagination_class = DealPagination
     schema = EmptyMeansAbsentSchema()
-    # Named rows of the table's columns, not model instances: the serializer reads them
-    # alike, and a page of instances cost as much Python as the rest of the query. (DRF
-    # clones this per request.)
+    # Named rows of the table's columns, not Deals: the serializer reads them alike, and a
+    # Deal per row cost more Python than fetching the rows. (DRF clones this per request.)
     queryset = order_by(Deal.objects.displayable().values_list(*LIST_COLUMNS, named=True), DEFAULT_ORDERING)
 
     @extend_schema(
