@@ -193,8 +193,9 @@ STORAGES = {
 }
 
 # Django's, except that the signed-in user is loaded knowing whether they are a seller
-# (dealsite.access): the API and the pages need no query of their own to ask.
-AUTHENTICATION_BACKENDS = ["dealsite.access.SellerAwareBackend"]
+# (dealsite.access): the API and the pages need no query of their own to ask. Django's own
+# stays listed so sessions it signed in before keep working (they ask that query).
+AUTHENTICATION_BACKENDS = ["dealsite.access.SellerAwareBackend", "django.contrib.auth.backends.ModelBackend"]
 
 # The site's own login page, for sellers and staff alike (the admin's is for staff only).
 LOGIN_URL = "login"

@@ -159,6 +159,15 @@ def test_a_seller_is_known_as_one_with_no_query_of_its_own(client, seller, djang
         assert APIClient().get("/api/deals/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
 
 
+def test_a_session_signed_in_before_the_seller_aware_backend_still_reads(client, seller):
+    """A deploy must not sign everyone out: a session naming Django's own backend still works
+    (asking the group in a query of its own)."""
+    client.force_login(seller, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/api/deals/").status_code == 200
+    seller.groups.clear()
+    assert client.get("/api/deals/").status_code == 403
+
+
 @pytest.mark.parametrize("signed_in", ["session", "token"])
 def test_a_seller_taken_out_of_the_group_is_refused_from_the_next_request_on(client, seller, signed_in):
     make_deal("0000000001")
