@@ -192,6 +192,11 @@ STORAGES = {
     },
 }
 
+# Django's, except that the signed-in user is loaded knowing whether they are a seller
+# (dealsite.access): the API and the pages need no query of their own to ask. Django's own
+# stays listed so sessions it signed in before keep working (they ask that query).
+AUTHENTICATION_BACKENDS = ["dealsite.access.SellerAwareBackend", "django.contrib.auth.backends.ModelBackend"]
+
 # The site's own login page, for sellers and staff alike (the admin's is for staff only).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -236,7 +241,7 @@ REST_FRAMEWORK = {
     # Token first: its scheme is what a 401's WWW-Authenticate names (the session class has
     # none, so with it first a request without credentials would get 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "dealsite.access.SellerAwareTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Sellers and staff read; a signed-in user in neither group gets 403.

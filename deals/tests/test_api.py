@@ -35,6 +35,7 @@ from deals.api.serializers import SPARKLINE_POINTS, DealListSerializer, DealSeri
 from deals.models import AverageSource, Deal, Fulfillment, Quality
 from deals.tests.factories import displayable_row, make_deal, make_listless_zombie, make_losing_zombie
 from dealsite.tests.support import make_seller
+from tokens.clock import FakeClock, use_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -414,6 +415,31 @@ def test_the_fast_representation_equals_drfs_generic_one(client_, assorted):
     for deal in Deal.objects.all():
         for serializer in (DealSerializer(deal), DealListSerializer(deal)):
             assert serializer.data == serializers.ModelSerializer.to_representation(serializer, deal)
+
+
+def test_the_lists_rows_are_drfs_generic_representation_of_each_deal(client_, assorted):
+    """The list serializes named rows of its columns, not Deals, and writes moments and
+    decimals without DRF's per-value lookups: the same output, estimates and gaps included."""
+    make_deal("0000000010", verified=False)
+    displayable_row(
+        "0000000009",
+        sales_rank=None,
+        roi_percent=None,
+        deal_trust_percent=None,
+        percent_down=Decimal("-12.5"),
+        keepa_updated_at=timezone.now().replace(microsecond=123456),
+    ).save()
+
+    with use_clock(FakeClock(timezone.now().timestamp())):  # one "now" for both sides
+        rows = client_.get(URL, {"verified": "false", "page_size": 200}).json()["results"]
+        generic = DealListSerializer()
+        expected = {
+            deal.asin: serializers.ModelSerializer.to_representation(generic, deal)
+            for deal in Deal.objects.displayable()
+        }
+
+    assert len(rows) == 7
+    assert {row["asin"]: row for row in rows} == expected
 
 
 # --- pagination ------------------------------------------------------------------------

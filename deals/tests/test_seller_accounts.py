@@ -147,6 +147,48 @@ def test_an_inactive_seller_reads_nothing(seller):
     assert response.status_code == 401
 
 
+def test_a_seller_is_known_as_one_with_no_query_of_its_own(client, seller, django_assert_num_queries):
+    """The session's user and the token's are loaded knowing whether they are sellers."""
+    make_deal("0000000001")
+    client.force_login(seller)
+    token = Token.objects.create(user=seller)
+
+    with django_assert_num_queries(3):  # the session, its user, the page (too short to count)
+        assert client.get("/api/deals/").status_code == 200
+    with django_assert_num_queries(2):  # the token with its user, the page
+        assert APIClient().get("/api/deals/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+
+
+def test_a_session_signed_in_before_the_seller_aware_backend_still_reads(client, seller):
+    """A deploy must not sign everyone out: a session naming Django's own backend still works
+    (asking the group in a query of its own)."""
+    client.force_login(seller, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/api/deals/").status_code == 200
+    seller.groups.clear()
+    assert client.get("/api/deals/").status_code == 403
+
+
+@pytest.mark.parametrize("signed_in", ["session", "token"])
+def test_a_seller_taken_out_of_the_group_is_refused_from_the_next_request_on(client, seller, signed_in):
+    make_deal("0000000001")
+    client.force_login(seller)
+    token = Token.objects.create(user=seller)
+
+    def read(url):
+        if signed_in == "session":
+            return client.get(url).status_code
+        return APIClient().get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code
+
+    assert read("/api/deals/") == 200
+    seller.groups.clear()
+    assert read("/api/deals/") == 403
+    assert read("/api/deals/0000000001/") == 403
+    if signed_in == "session":
+        assert read("/") == 403
+    seller.groups.add(Group.objects.get(name=SELLERS_GROUP))
+    assert read("/api/deals/") == 200
+
+
 # --- the API's answer to no credentials, and its schema -----------------------------------
 
 
