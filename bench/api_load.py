@@ -53,34 +53,27 @@ django.setup()
 import psutil  # noqa: E402
 import redis  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench import api_latency  # noqa: E402  (its seeding helpers and requests)
 from deals import jobs  # noqa: E402
+from dealsite.access import SELLERS_GROUP  # noqa: E402
 from keepasim.harness import PipelineStack  # noqa: E402
 
 GOAL_RATIO = 5.0
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 PAGE_SIZE = 25
-#: What the dashboard asks for: mostly the first pages, some filtered, some deeper.
-#: The seeded deals are estimates (no live offer checked), so every request asks for them too.
+#: What the dashboard asks for: mostly the first pages, some filtered, some deeper (verified
+#: deals, the list's default).
 PATHS = [
-    "/api/deals/?" + urlencode({"page_size": PAGE_SIZE, "verified": "false", **query, "page": page})
+    "/api/deals/?" + urlencode({"page_size": PAGE_SIZE, **query, "page": page})
     for query, page in [(query, page) for _, query, _, _, _, page in api_latency.REQUESTS]
     + [({}, page) for page in (2, 3, 4)]
 ]
-#: Columns added to Deal since bench/api_latency.py's loader was written, and their values
-#: for a statistics-only estimate.
-ESTIMATE_COLUMNS = {
-    "fulfillment": "",
-    "seller_id": "",
-    "seller_name": "",
-    "verification": "estimate",
-    "verification_reason": "",
-}
 
 STARTED: list[subprocess.Popen] = []
 
@@ -294,10 +287,9 @@ def load(rows: int) -> None:
         if cursor.fetchone()[0] >= rows:
             return
         cursor.execute(f"TRUNCATE {table}, {api_latency.Deal.history.model._meta.db_table} RESTART IDENTITY")
-        columns = ", ".join((*api_latency.COLUMNS, *ESTIMATE_COLUMNS))
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(api_latency.COLUMNS)}) FROM STDIN") as copy:
             for row in api_latency.deal_rows(rows):
-                copy.write_row((*row, *ESTIMATE_COLUMNS.values()))
+                copy.write_row(row)
         cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"{table}: loaded {rows:,} deals")
 
@@ -339,6 +331,7 @@ def main() -> None:
     api_latency.create_database()
     load(args.rows)
     user, _ = get_user_model().objects.get_or_create(username="bench-api-load")
+    user.groups.add(Group.objects.get_or_create(name=SELLERS_GROUP)[0])  # the API serves sellers
     token = Token.objects.get_or_create(user=user)[0].key
     redis_url = (
         os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + f"/{args.redis_db}"
