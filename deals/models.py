@@ -125,6 +125,7 @@ class FieldCheckConstraint(models.CheckConstraint):
             raise self.placed(exc) from None
 
     def placed(self, error: ValidationError) -> ValidationError:
+        """``error`` reported on this constraint's field."""
         return ValidationError({self.field: error.error_list})
 
     def deconstruct(self):
