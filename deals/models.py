@@ -7,12 +7,16 @@ and repair zombies; ``displayable()`` is the one zombie rule, applied in SQL.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import models
+from django.core.exceptions import FieldError, ValidationError
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
+from django.db.models.sql.constants import SINGLE
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -118,7 +122,11 @@ class FieldCheckConstraint(models.CheckConstraint):
         try:
             super().validate(model, instance, **kwargs)
         except ValidationError as exc:
-            raise ValidationError({self.field: exc.error_list}) from None
+            raise self.placed(exc) from None
+
+    def placed(self, error: ValidationError) -> ValidationError:
+        """``error`` reported on this constraint's field."""
+        return ValidationError({self.field: error.error_list})
 
     def deconstruct(self):
         _, args, kwargs = super().deconstruct()
@@ -127,6 +135,82 @@ class FieldCheckConstraint(models.CheckConstraint):
     def clone(self):
         _, args, kwargs = self.deconstruct()
         return type(self)(*args, field=self.field, **kwargs)
+
+
+def _violation(constraint: models.CheckConstraint) -> ValidationError:
+    """What ``constraint.validate`` raises when its condition fails."""
+    error = ValidationError(constraint.get_violation_error_message(), code=constraint.violation_error_code)
+    return constraint.placed(error) if isinstance(constraint, FieldCheckConstraint) else error
+
+
+def _check_verdicts(instance, model_class, constraints, exclude, using) -> dict[str, bool]:
+    """Whether each check constraint holds for ``instance``, by constraint name, from one
+    ``SELECT`` of all their conditions where Django's ``Q.check`` runs one query each.
+
+    The semantics are ``Q.check``'s: a condition that is NULL passes, as in the database's
+    CHECK; one naming an excluded field passes untested. When the query fails the answer is
+    empty, leaving every constraint to its own ``validate`` (which lets it pass, logged).
+    """
+    checks = [c for c in constraints if isinstance(c, models.CheckConstraint)]
+    if not checks:
+        return {}
+    connection = connections[using]
+    query = Query(None)
+    for name, value in instance._get_field_expression_map(meta=model_class._meta, exclude=exclude).items():
+        query.add_annotation(value, name, select=False)
+    verdicts, selected = {}, []
+    for check in checks:
+        condition = Q(check.condition)
+        if connection.features.supports_comparing_boolean_expr:
+            condition = Coalesce(condition, True, output_field=models.BooleanField())
+        try:
+            query.add_annotation(condition, f"_check_{len(selected)}")
+        except FieldError:
+            verdicts[check.name] = True
+            continue
+        selected.append(check.name)
+    if not selected:
+        return verdicts
+    savepoint = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
+    try:
+        with savepoint:
+            row = query.get_compiler(using=using).execute_sql(SINGLE)
+    except DatabaseError:
+        return {}
+    verdicts.update(zip(selected, (bool(holds) for holds in row), strict=True))
+    return verdicts
+
+
+class ChecksInOneQuery(models.Model):
+    """Model validation that asks the database about all the check constraints at once.
+
+    The deal write path runs ``full_clean`` on every save, and Django's one query per check
+    constraint (~23 on a deal) was most of a save's time. The errors are Django's: the same
+    messages on the same fields, in the same order; other kinds of constraint are validated
+    by Django as ever.
+    """
+
+    class Meta:
+        abstract = True
+
+    def validate_constraints(self, exclude=None):
+        using = router.db_for_write(self.__class__, instance=self)
+        errors = {}
+        for model_class, constraints in self.get_constraints():
+            verdicts = _check_verdicts(self, model_class, constraints, exclude, using)
+            for constraint in constraints:
+                try:
+                    if constraint.name not in verdicts:
+                        constraint.validate(model_class, self, exclude=exclude, using=using)
+                    elif not verdicts[constraint.name]:
+                        raise _violation(constraint)
+                except ValidationError as e:
+                    if getattr(e, "code", None) == "unique" and len(constraint.fields) == 1:
+                        errors.setdefault(constraint.fields[0], []).append(e)
+                    else:
+                        errors = e.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
 
 
 def _non_negative(**labels: str) -> list[FieldCheckConstraint]:
@@ -150,7 +234,7 @@ def _against_zero(lookup: str, rule: str, words: str, labels: dict[str, str]) ->
     ]
 
 
-class Deal(models.Model):
+class Deal(ChecksInOneQuery):
     """One ASIN and everything the dashboard shows about buying it used and reselling it."""
 
     Quality = Quality
@@ -428,7 +512,7 @@ def _costs_rule(name: str, condition: Q, message: str) -> FieldCheckConstraint:
     )
 
 
-class BusinessCosts(models.Model):
+class BusinessCosts(ChecksInOneQuery):
     """The seller's costs and thresholds: one row, edited by staff in the admin, with history.
 
     The environment only gives the row its first values (``deals.costs.current_costs``
@@ -557,7 +641,7 @@ class CandidateQuerySet(models.QuerySet):
         return self.due(now).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 
-class Candidate(models.Model):
+class Candidate(ChecksInOneQuery):
     """An ASIN waiting to be fetched. The backlog lives here, never only in Redis, so a
     killed worker or a flushed Redis loses nothing: a claim is a lease that expires."""
 
