@@ -79,12 +79,16 @@ LISTED = DISPLAYABLE & Q(verification=Verification.VERIFIED)
 #: expired. Its index holds only these few rows, so a recalculation of every deal barely
 #: touches it.
 NEEDS_REPAIR = (
-    Q(quality=Quality.INCOMPLETE)
-    | Q(list_at_cents__isnull=True)
-    | Q(one_year_avg_cents__isnull=True)
-    | Q(profit_cents__isnull=True)
-    | Q(price_now_cents__isnull=True)
-) & Q(expired_at__isnull=True) & ~Q(quality=Quality.UNREPAIRABLE)
+    (
+        Q(quality=Quality.INCOMPLETE)
+        | Q(list_at_cents__isnull=True)
+        | Q(one_year_avg_cents__isnull=True)
+        | Q(profit_cents__isnull=True)
+        | Q(price_now_cents__isnull=True)
+    )
+    & Q(expired_at__isnull=True)
+    & ~Q(quality=Quality.UNREPAIRABLE)
+)
 
 
 class DealQuerySet(models.QuerySet):
