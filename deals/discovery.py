@@ -111,7 +111,8 @@ def record_candidates(feed: list[FeedDeal], *, now: datetime) -> int:
     """Idempotently record a page of the feed; returns how many became due.
 
     New ASINs are inserted; a finished candidate whose product Keepa has updated since is
-    made due again; one already pending keeps its place in the queue.
+    made due again; one already pending keeps its due time and takes the newer report's
+    promise (``claim_order``). Each carries what the feed's prices promise.
     """
     if not feed:
         return 0
