@@ -26,7 +26,8 @@ ranked candidates, offers by value per token), then ours again at a pessimistic 
 share. The baselines fetch candidates in the order found (``DEALSITE_RANK_BY_FEED=0``). Per run:
 verified deals (per hour), tokens per verified deal, verified profit in dollars per 1,000
 tokens, the share of tokens spent on offers and sellers, the share of the deals the API
-shows as verified whose offer the simulator still has live at the cut-off, zombies, 429s.
+shows as verified whose offer the simulator still has live at the cut-off, zombies, 429s
+and the minute of the run each came in.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ VERIFY_COLUMNS = (
     ("offer alive", 11),
     ("estimates", 9),
     ("zombies", 7),
-    ("429s", 5),
+    ("429s (at minute)", 16),
 )
 #: (name, verify policy, candidates ranked by the feed's promise). The baselines fetch in the
 #: order found, as the statistics pass did and the predecessor does; ours ranks. The ranked
@@ -255,7 +256,8 @@ def run_verification_plan(
     }
     with two_hours(rate, scale, redis_url, products, workers, **options) as (stack, cutoff):
         spent = stack.simulator.stats.tokens_consumed[API_KEY]
-        rate_limited = stack.simulator.stats.rate_limited
+        started = cutoff - SIMULATED_SECONDS
+        rate_limited = [int((t - started) // 60) for t in stack.simulator.stats.rate_limited_at]
     ledger = SpendLedger(redis.Redis.from_url(redis_url), bucket_id=bucket_id_for(API_KEY), clock=stack.clock)
     by_purpose = ledger.last(KEEP_SECONDS)
     shown, alive = verified_offers_alive(stack, cutoff)
@@ -310,7 +312,7 @@ def print_verification_table(args, redis_url: str) -> None:
                 "-" if r["alive"] is None else f"{r['alive']:.1%}",
                 r["estimates"],
                 r["zombies"],
-                r["rate_limited"],
+                f"{len(r['rate_limited'])}" + "".join(f" @{m}m" for m in r["rate_limited"]),
             )
             print(
                 " ".join(f"{value:>{width}}" for value, (_, width) in zip(row, VERIFY_COLUMNS, strict=True)),

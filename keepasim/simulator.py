@@ -115,6 +115,7 @@ class SimulatorStats:
     faults: Counter = field(default_factory=Counter)
     tokens_consumed: Counter = field(default_factory=Counter)  # per key
     rate_limited: int = 0  # 429s
+    rate_limited_at: list = field(default_factory=list)  # the clock's time of each 429
     deal_selections: deque = field(default_factory=lambda: deque(maxlen=100))  # as received, newest last
 
 
@@ -286,6 +287,7 @@ class KeepaSimulator:
                 self.stats.faults[fault] += 1
             if reply.status == 429:
                 self.stats.rate_limited += 1
+                self.stats.rate_limited_at.append(self.clock.time())
             if key and reply.consumed:
                 self.stats.tokens_consumed[key] += reply.consumed
 

@@ -42,6 +42,7 @@ def test_429_carries_the_envelope_and_charges_nothing(sim, clock):
     body = refused.json()
     assert (body["tokensLeft"], body["tokensConsumed"], body["refillRate"]) == (-5, 0, 5)
     assert body["refillIn"] == 60_000 and body["timestamp"] == int(clock.time() * 1000)
+    assert sim.stats.rate_limited_at == [clock.time()], "the benches say when each 429 came"
     clock.advance(body["refillIn"] / 1000 + 60)  # two refills: -5 -> 5
     assert get(sim, "product", asin=sim.catalogue.products[0].asin).json()["tokensLeft"] == 4
 
