@@ -47,6 +47,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
+from deals import services  # noqa: E402
 from deals.api.pagination import DealPagination  # noqa: E402
 from deals.api.serializers import LIST_COLUMNS  # noqa: E402
 from deals.api.views import DealListView  # noqa: E402
@@ -306,15 +307,7 @@ def deal_rows(count: int, seed: int = 2):
             else:
                 row.update(verification=Verification.NO_OFFER, verification_reason="no acceptable offer")
         if kind in ("no_list_at", "no_average"):
-            derived = (
-                "all_in_cost_cents",
-                "amazon_fees_cents",
-                "profit_cents",
-                "margin_percent",
-                "roi_percent",
-                "min_list_price_cents",
-            )
-            row.update(dict.fromkeys(derived), quality=Quality.INCOMPLETE)
+            row.update(dict.fromkeys(services.DERIVED), quality=Quality.INCOMPLETE)
             if kind == "no_list_at":
                 row.update(list_at_cents=None, list_at_computed_cents=None, quality_reason="no List at")
             else:
@@ -338,6 +331,15 @@ def create_database() -> None:
             cursor.execute(f'CREATE DATABASE "{name}"')
             print(f"created database {name}")
     call_command("migrate", verbosity=0)
+
+
+def drop_database() -> None:
+    """The bench database, when a run asks to leave nothing behind (``--drop``)."""
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f'DROP DATABASE "{name}"')
+    print(f"dropped database {name}")
 
 
 def load(rows: int, reload: bool) -> None:

@@ -32,7 +32,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealsi
 from django.db import connection, models, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bench.api_latency import create_database  # also sets Django up
+from bench.api_latency import create_database, drop_database  # also sets Django up
 from deals import services
 from deals.models import Deal
 
@@ -110,11 +110,7 @@ def main() -> None:
     print(f"Deal's validation is {ours_ms / updated:.0%} of an update's time")
 
     if args.drop:
-        name = connection.settings_dict["NAME"]
-        connection.close()
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE "{name}"')
-        print(f"dropped database {name}")
+        drop_database()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealsi
 
 from django.db import connection, transaction
 
-from bench.api_latency import COLUMNS, create_database, deal_rows  # also sets Django up
+from bench import api_latency  # also sets Django up
 from deals import services
 from deals.costs import current_costs
 from deals.models import MARGIN_FLOOR, BusinessCosts, Deal
@@ -124,24 +124,6 @@ def hand_written_update(rules: BusinessRules) -> str:
     """
 
 
-def load(rows: int, reload: bool) -> None:
-    """``api_latency``'s deals (estimates, verified and refused offers) by COPY, unless there."""
-    table = Deal._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {table}")
-        if cursor.fetchone()[0] == rows and not reload:
-            print(f"{table}: {rows:,} rows already loaded (--reload to load again)")
-            return
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}, {Deal.history.model._meta.db_table} RESTART IDENTITY")
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in deal_rows(rows):
-                copy.write_row(row)
-        cursor.execute(f"VACUUM ANALYZE {table}")
-    print(f"{table}: loaded {rows:,} rows by COPY and vacuumed in {time.perf_counter() - started:.0f} s")
-
-
 def fingerprint() -> str:
     """One hash of every deal's recalculated columns, to compare two runs."""
     columns = ", ".join(f"coalesce({name}::text, '-')" for name in FIGURES)
@@ -183,8 +165,8 @@ def main() -> None:
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
     args = parser.parse_args()
 
-    create_database()
-    load(args.rows, args.reload)
+    api_latency.create_database()
+    api_latency.load(args.rows, args.reload)
     costs_versions = BusinessCosts.history.count()
     deal_versions = Deal.history.count()
     service_times, hand_times = [], []
@@ -222,11 +204,7 @@ def main() -> None:
     print("Keepa tokens spent:             0 (no Keepa client is built; only the database is read)")
 
     if args.drop:
-        name = connection.settings_dict["NAME"]
-        connection.close()
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE "{name}"')
-        print(f"dropped database {name}")
+        api_latency.drop_database()
 
 
 if __name__ == "__main__":
