@@ -47,7 +47,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
-from deals import services  # noqa: E402
+from deals import presets, services  # noqa: E402
 from deals.api.pagination import DealPagination  # noqa: E402
 from deals.api.serializers import LIST_COLUMNS  # noqa: E402
 from deals.api.views import DealListView  # noqa: E402
@@ -378,16 +378,7 @@ REQUESTS = [
     ),
     (
         "preset optimal",
-        {
-            "min_profit_cents": "4500",
-            "min_roi": "20",
-            "max_sales_rank": "1000000",
-            "min_drops_30": "2",
-            "min_deal_trust": "70",
-            "min_seller_score": "5",
-            "min_percent_down": "10",
-            "hide_amazon": "true",
-        },
+        presets.OPTIMAL,
         " AND profit_cents >= %s AND roi_percent >= %s AND sales_rank <= %s AND sales_rank_drops_30 >= %s"
         " AND deal_trust_percent >= %s AND seller_score >= %s AND percent_down >= %s"
         " AND NOT amazon_sells AND fulfillment <> %s",

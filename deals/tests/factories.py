@@ -11,6 +11,22 @@ from deals import services
 from deals.models import Deal, Fulfillment, Quality, Verification
 from deals.pricing import BusinessRules, compute_costs, percent_below
 
+#: The fewest fields of a complete deal that every check constraint accepts: the row the
+#: constraint tests break one rule of at a time.
+GOOD = {
+    "asin": "0123456789",
+    "title": "A good book",
+    "price_now_cents": 1000,
+    "one_year_avg_cents": 4000,
+    "list_at_computed_cents": 4500,
+    "list_at_cents": 4500,
+    "all_in_cost_cents": 1724,
+    "amazon_fees_cents": 1226,
+    "profit_cents": 4500 - 1724 - 1226,
+    "margin_percent": Decimal("34.49"),
+    "quality": Quality.COMPLETE,
+}
+
 
 def _inputs(asin: str) -> dict[str, Any]:
     """What a test deal is unless the test says otherwise: a used book worth buying."""

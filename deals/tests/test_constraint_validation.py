@@ -16,23 +16,10 @@ from django.utils import timezone
 
 from deals.costs import current_costs
 from deals.models import ChecksInOneQuery, Deal, FilterPreset
-from deals.tests.factories import make_deal
+from deals.tests.factories import GOOD, make_deal
 
 pytestmark = pytest.mark.django_db
 
-GOOD = {
-    "asin": "0123456789",
-    "title": "A good book",
-    "price_now_cents": 1000,
-    "one_year_avg_cents": 4000,
-    "list_at_computed_cents": 4500,
-    "list_at_cents": 4500,
-    "all_in_cost_cents": 1724,
-    "amazon_fees_cents": 1226,
-    "profit_cents": 4500 - 1724 - 1226,
-    "margin_percent": Decimal("34.49"),
-    "quality": Deal.Quality.COMPLETE,
-}
 NOW = timezone.now()
 
 

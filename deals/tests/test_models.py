@@ -10,22 +10,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from deals.models import Candidate, Deal
+from deals.tests.factories import GOOD
 
 pytestmark = pytest.mark.django_db
-
-GOOD = {
-    "asin": "0123456789",
-    "title": "A good book",
-    "price_now_cents": 1000,
-    "one_year_avg_cents": 4000,
-    "list_at_computed_cents": 4500,
-    "list_at_cents": 4500,
-    "all_in_cost_cents": 1724,
-    "amazon_fees_cents": 1226,
-    "profit_cents": 4500 - 1724 - 1226,
-    "margin_percent": Decimal("34.49"),
-    "quality": Deal.Quality.COMPLETE,
-}
 
 
 def test_a_sound_row_is_accepted():
