@@ -20,8 +20,8 @@ from decimal import Decimal
 from deals.keepa.analytics import median_cents
 from deals.models import Deal, Verification
 from deals.money import format_cents
-from deals.pricing import BusinessRules, Costs, compute_costs
-from deals.services import buy_price_basis
+from deals.pricing import BusinessRules
+from deals.services import buy_price_basis, costs_at_buy_price
 from deals.verification import is_stale
 
 WIDTH, HEIGHT = 720, 240
@@ -250,15 +250,7 @@ def figures(deal: Deal, rules: BusinessRules | None = None) -> Figures:
     average = [Line("1yr average", format_cents(deal.one_year_avg_cents), _average_note(basis))]
     list_at = _list_at_lines(deal, basis)
     buy_at = buy_price_basis(deal)
-    costs: Costs | None = None
-    if buy_at is not None and deal.list_at_cents is not None:
-        costs = compute_costs(
-            price_now_cents=buy_at,
-            list_at_cents=deal.list_at_cents,
-            fba_fee_cents=deal.fba_fee_cents,
-            referral_percent=deal.referral_percent,
-            rules=rules,
-        )
+    costs = costs_at_buy_price(deal, rules)
     if costs is None:
         return Figures(average, list_at, [], [], [], matches_stored=False)
     live = deal.verification != Verification.ESTIMATE and deal.buy_price_cents is not None

@@ -22,7 +22,7 @@ from deals import audit, recalc
 from deals.costs import current_costs, current_rules
 from deals.models import MARGIN_FLOOR, BusinessCosts, Deal, Fulfillment, Quality, Verification
 from deals.money import format_cents, parse_cents
-from deals.pricing import BusinessRules, compute_costs, percent_below
+from deals.pricing import BusinessRules, Costs, compute_costs, percent_below
 from deals.recalc import COSTS_OVER_FLOOR, NO_AVERAGE, NO_LIST_AT, NO_PRICE, OWN_REASONS
 from tokens.clock import get_clock
 
@@ -132,6 +132,21 @@ def buy_price_basis(deal: Deal) -> int | None:
     return deal.price_now_cents
 
 
+def costs_at_buy_price(deal: Deal, rules: BusinessRules) -> Costs | None:
+    """The costs and profit of buying at ``buy_price_basis`` and listing at the deal's List
+    at; None while either is missing."""
+    buy_at = buy_price_basis(deal)
+    if buy_at is None or deal.list_at_cents is None:
+        return None
+    return compute_costs(
+        price_now_cents=buy_at,
+        list_at_cents=deal.list_at_cents,
+        fba_fee_cents=deal.fba_fee_cents,
+        referral_percent=deal.referral_percent,
+        rules=rules,
+    )
+
+
 def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules | None = None) -> None:
     """Derive List at, costs, profit, margin, ROI, the minimum listing price, % down and the
     quality from the inputs, with the business costs row's rules unless ``rules`` are given.
@@ -153,15 +168,8 @@ def recompute(deal: Deal, reasons: Iterable[str] = (), *, rules: BusinessRules |
     for name in DERIVED:
         setattr(deal, name, None)
     deal.percent_down = None
-    buy_at = buy_price_basis(deal)
-    if buy_at is not None and deal.list_at_cents is not None:
-        costs = compute_costs(
-            price_now_cents=buy_at,
-            list_at_cents=deal.list_at_cents,
-            fba_fee_cents=deal.fba_fee_cents,
-            referral_percent=deal.referral_percent,
-            rules=rules,
-        )
+    costs = costs_at_buy_price(deal, rules)
+    if costs is not None:
         if costs.margin_percent is not None and costs.margin_percent < MARGIN_FLOOR:
             reasons.append(COSTS_OVER_FLOOR)
         else:
