@@ -44,12 +44,7 @@ GOAL_SECONDS = 60.0
 #: What the runs compare: every column the recalculation writes but the timestamp.
 FIGURES = (
     "list_at_cents",
-    "all_in_cost_cents",
-    "amazon_fees_cents",
-    "profit_cents",
-    "margin_percent",
-    "roi_percent",
-    "min_list_price_cents",
+    *services.DERIVED,
     "percent_down",
     "quality",
     "quality_reason",
