@@ -143,6 +143,34 @@ def test_a_costs_change_that_tips_deals_over_the_margin_floor_and_back_matches_t
         assert [d["quality"] for d in expected] == qualities
 
 
+def test_the_margin_floor_holds_to_the_half_hundredth_of_a_percent():
+    """The SQL decides "costs over a hundred times the List at" without computing the margin:
+    exactly -10000.00% (and -9999.995%, which rounds to it) is kept; -10000.005% rounds to
+    -10000.01% and is nonsense, as in Python."""
+    rows = []
+    for n, price_now in enumerate([2_019_999, 2_020_000, 2_020_001, 2_020_002]):
+        deal = Deal(
+            asin=f"E{n:09d}",
+            title="At the floor",
+            price_now_cents=price_now,
+            one_year_avg_cents=3000,
+            list_at_computed_cents=20_000,
+            fba_fee_cents=0,
+            referral_percent=Decimal("0"),
+        )
+        services.recompute(deal, [], rules=current_rules())
+        rows.append(deal)
+    deals = Deal.objects.bulk_create(rows)
+    costs = costs_with(tax_percent=Decimal("0"), prep_fee_cents=0, inbound_shipping_cents=0)
+    expected = [expected_after(Deal.objects.get(pk=d.pk), costs.rules()) for d in deals]
+
+    assert services.update_costs(costs, user=None) == len(deals)
+
+    assert [stored(d) for d in deals] == expected
+    assert [d["margin_percent"] for d in expected] == [Decimal("-10000.00")] * 2 + [None] * 2
+    assert [d["quality"] for d in expected] == [Quality.COMPLETE] * 2 + [Quality.INCOMPLETE] * 2
+
+
 @pytest.mark.parametrize("referral", ["0", "8.05", "15", "0.29", "33.33", "99.99"])
 def test_the_minimum_listing_price_is_the_lowest_that_still_makes_the_markup(referral):
     rules = BusinessRules(markup_percent=Decimal("10"))
