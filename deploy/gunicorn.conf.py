@@ -22,7 +22,10 @@ worker_class = "gthread" if threads > 1 else "sync"
 # bench's p95 doubled). Sync workers (threads = 1) ignore both.
 worker_connections = threads
 keepalive = 0
-timeout = 60
+# A worker busy longer than this is killed and its request rolled back. The longest request
+# is staff saving the business costs, which recalculates every deal in one transaction:
+# about a minute at a million deals (docs/BENCHMARKS.md), longer on an untuned PostgreSQL.
+timeout = 180
 # Workers exit after this many requests (with jitter, so not all at once): bounds any slow
 # growth in memory without a restart.
 max_requests = 5000

@@ -38,6 +38,8 @@ REFILL_TICK_SECONDS = 60
 WORKER_HEARTBEAT_MARGIN_SECONDS = 30
 #: A bucket reading older than this while work is due means nothing talks to Keepa.
 BUCKET_STALE_SECONDS = 3600
+#: Below this the deals table fits any buffer cache; the memory check has nothing to say.
+MEMORY_CHECK_FROM_BYTES = 256 * 1024**2
 #: A disagreement of clocks the bucket saw within this long ago is still worth a warning.
 CLOCK_SKEW_RECENT_SECONDS = 3600
 
@@ -363,6 +365,18 @@ def check_deals() -> CheckResult:
     )
 
 
+def check_db_memory() -> CheckResult:
+    if database.vendor != "postgresql":
+        return memory_result(shared_buffers_bytes=None, deals_bytes=0)
+    with database.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_size_bytes(current_setting('shared_buffers')), pg_total_relation_size(%s)",
+            [Deal._meta.db_table],
+        )
+        shared_buffers, deals = cursor.fetchone()
+    return memory_result(shared_buffers_bytes=shared_buffers, deals_bytes=deals)
+
+
 def _last_ok(kind: str) -> float | None:
     run = (
         JobRun.objects.filter(kind=kind)
@@ -419,6 +433,32 @@ def check_keepa() -> CheckResult:
     )
 
 
+def _size(size_bytes: int) -> str:
+    if size_bytes >= 1024**3:
+        return f"{size_bytes / 1024**3:.1f} GB"
+    return f"{size_bytes // 1024**2} MB"
+
+
+def memory_result(*, shared_buffers_bytes: int | None, deals_bytes: int) -> CheckResult:
+    """Whether PostgreSQL's buffer cache holds the deals table twice over (``None``: not
+    PostgreSQL). A costs change writes a new version of every deal and of its index entries in
+    one transaction; with less cache that runs through the OS's page cache, about 1.4 times
+    slower at a million deals (docs/BENCHMARKS.md, "Recalculating every deal")."""
+    data = {"shared_buffers_bytes": shared_buffers_bytes, "deals_bytes": deals_bytes}
+    if shared_buffers_bytes is None:
+        return CheckResult("db_memory", Status.OK, "not PostgreSQL: nothing to size", data)
+    sizes = f"shared_buffers {_size(shared_buffers_bytes)}, deals table {_size(deals_bytes)}"
+    if deals_bytes >= MEMORY_CHECK_FROM_BYTES and shared_buffers_bytes < 2 * deals_bytes:
+        return CheckResult(
+            "db_memory",
+            Status.WARN,
+            f"{sizes}: a costs change recalculating every deal will be slow; set shared_buffers "
+            f"to at least {_size(2 * deals_bytes)} (docs/OPERATIONS.md)",
+            data,
+        )
+    return CheckResult("db_memory", Status.OK, sizes, data)
+
+
 Check = Callable[[], CheckResult]
 
 CHECKS: dict[str, Check] = {
@@ -432,6 +472,7 @@ CHECKS: dict[str, Check] = {
     "clock": check_clock,
     "spending": check_spending,
     "deals": check_deals,
+    "db_memory": check_db_memory,
     "backlog": check_backlog,
     "last_runs": check_last_runs,
     "progress": check_progress,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from rq import Queue, Worker
 from rq.defaults import DEFAULT_WORKER_TTL
 from rq.utils import utcformat
@@ -23,6 +24,7 @@ from diagnostics.checks import (
     deals_result,
     heartbeat_max_age,
     last_runs_result,
+    memory_result,
     queues_result,
     run_check,
     workers_result,
@@ -178,6 +180,27 @@ def test_deals_and_last_runs():
     assert runs.explanation == "last success: discover 90 s ago, backfill never"
 
 
+GB = 1024**3
+
+
+@pytest.mark.parametrize(
+    "shared_buffers, deals, status, words",
+    [
+        (None, 0, Status.OK, "not PostgreSQL"),
+        (128 * 1024**2, 100 * 1024**2, Status.OK, "shared_buffers 128 MB, deals table 100 MB"),
+        (128 * 1024**2, 2 * GB, Status.WARN, "set shared_buffers to at least 4.0 GB"),
+        (2 * GB, 2 * GB, Status.WARN, "will be slow"),
+        (4 * GB, 2 * GB, Status.OK, "shared_buffers 4.0 GB, deals table 2.0 GB"),
+    ],
+)
+def test_the_memory_check_wants_the_buffer_cache_to_hold_the_deals_table_twice(
+    shared_buffers, deals, status, words
+):
+    result = memory_result(shared_buffers_bytes=shared_buffers, deals_bytes=deals)
+    assert result.status == status
+    assert words in result.explanation
+
+
 def test_an_erroring_check_is_a_fail_without_traceback_or_key(settings):
     settings.KEEPA_API_KEY = KEY
 
@@ -237,12 +260,15 @@ def test_diagnose_all_ok_with_a_live_worker_and_keepa(services):
         "clock": "OK",
         "spending": "OK",
         "deals": "OK",
+        "db_memory": "OK",
         "backlog": "OK",
         "last_runs": "WARN",
         "progress": "OK",
         "keepa": "OK",
     }
     assert results["keepa"]["data"]["refill_rate"] == 5
+    if connection.vendor == "postgresql":
+        assert results["db_memory"]["data"]["shared_buffers_bytes"] > 0
 
 
 @pytest.mark.django_db
