@@ -13,6 +13,9 @@ Each run starts from a vacuumed table (a million rewritten rows leave a million 
 and each hand-written run repeats the costs of the service run before it, so the bench also
 checks that the two wrote the same figures. Goal: the service at most 60 s.
 
+The time depends mostly on PostgreSQL's ``shared_buffers`` against the table's size (printed
+first): docs/OPERATIONS.md, "PostgreSQL for a large deal table".
+
     .venv/bin/python bench/recalc.py [--rows 1000000] [--rounds 2] [--reload] [--drop]
 
 ``DATABASE_URL`` defaults to postgres://postgres@127.0.0.1:5432/dealsite_recalc_bench
@@ -135,6 +138,18 @@ def vacuum() -> None:
         cursor.execute(f"VACUUM ANALYZE {Deal._meta.db_table}")
 
 
+def server_settings() -> str:
+    """What the figures depend on most: PostgreSQL's buffer cache against the table's size."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('shared_buffers'), current_setting('max_wal_size'), "
+            "pg_size_pretty(pg_total_relation_size(%s))",
+            [Deal._meta.db_table],
+        )
+        shared_buffers, max_wal_size, size = cursor.fetchone()
+    return f"shared_buffers {shared_buffers}, max_wal_size {max_wal_size}; deals table and indexes {size}"
+
+
 def through_the_service(prep_fee_cents: int) -> tuple[float, int]:
     costs = current_costs()
     costs.prep_fee_cents = prep_fee_cents
@@ -164,6 +179,7 @@ def main() -> None:
     api_latency.load(args.rows, args.reload)
     costs_versions = BusinessCosts.history.count()
     deal_versions = Deal.history.count()
+    print(f"PostgreSQL: {server_settings()}")
     service_times, hand_times = [], []
     for round_ in range(args.rounds):
         prep = current_costs().prep_fee_cents + 25  # a new prep fee every round: every figure moves

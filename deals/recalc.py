@@ -11,8 +11,9 @@ rows, rounding edges included, on PostgreSQL and SQLite):
   which truncates on both databases, and the sign decides the direction;
 - a percentage is an integer count of hundredths, made a two-decimal number at the end;
 - each figure is written out in place, built from the ones before it (so the text repeats
-  them): the database evaluates that faster than a join of the table to derived tables that
-  name each value once (57 s against 74 s for a million deals, ``bench/recalc.py``).
+  them): the database evaluates that faster than it joins the table to derived tables that
+  name each value once (that join was a fifth of the time at a million deals,
+  docs/BENCHMARKS.md); the margin floor, which most figures wait on, is one inequality.
 
 The quality follows ``recompute`` too: the stored reasons it cannot rediscover are kept
 (``_reasons_to_keep``: the text split on "; " without its own reasons, done here with
