@@ -125,6 +125,8 @@ def run_backfill(
     started = clock.time()
     schedule_refreshes(now=clock.now())
     tried: set[int] = set()
+    # Learned once a pass: it moves slowly, and at a million deals counting it is a scan.
+    verify_rate = verification.VerifyRate.recent(clock.now()) if ranked_offers else None
     while clock.time() - started < time_budget_seconds:
         now = clock.now()
         claimable = Candidate.objects.claimable(now).count()
@@ -132,7 +134,9 @@ def run_backfill(
         if limit is not None:
             claimable = min(claimable, limit - settled)
         best = verification.next_to_verify(now, skip=tried) if ranked_offers else None
-        if best is not None and verification.offers_first(best, backlog=claimable, report=report, now=now):
+        if best is not None and verification.offers_first(
+            best, backlog=claimable, report=report, now=now, rate=verify_rate
+        ):
             tried.add(best.pk)
             try:
                 verification.verify(client, [best], now=now, report=report)

@@ -100,6 +100,10 @@ def expected_cost(used_offers: int | None, offers: int = MIN_OFFERS) -> int:
     return OFFERS_PAGE_COST * math.ceil(found / OFFERS_PAGE_SIZE)
 
 
+#: Deals whose offers fill more than one page: their offers call is expected to cost more.
+MORE_THAN_A_PAGE = Q(used_offer_count__gt=OFFERS_PAGE_SIZE)
+
+
 @dataclass(frozen=True)
 class VerifyRate:
     """The share of recent checks that found an acceptable offer at a profit."""
@@ -114,10 +118,10 @@ class VerifyRate:
     @classmethod
     def recent(cls, now: datetime) -> VerifyRate:
         since = now - timedelta(seconds=_config("LEARN_FROM_SECONDS"))
-        checked = Deal.objects.filter(checked_at__gte=since)
-        return cls(
-            verified=checked.filter(verification=Verification.VERIFIED).count(), checked=checked.count()
+        counts = Deal.objects.filter(checked_at__gte=since).aggregate(
+            verified=Count("id", filter=Q(verification=Verification.VERIFIED)), checked=Count("id")
         )
+        return cls(**counts)
 
 
 def is_stale(deal: Deal, now: datetime) -> bool:
@@ -136,19 +140,14 @@ def worth_checking(now: datetime):
     stale = Q(verification=Verification.VERIFIED) & (
         Q(checked_at__lt=stale_before) | ~Q(price_now_cents=F("checked_used_price_cents"))
     )
-    return Deal.objects.filter(
-        Q(verification=Verification.ESTIMATE) | stale,
-        _worth_a_check(),
-        quality=Quality.COMPLETE,
-        expired_at__isnull=True,
-    )
+    return Deal.objects.displayable().filter(Q(verification=Verification.ESTIMATE) | stale, _worth_a_check())
 
 
 def ranked(now: datetime):
     """``worth_checking`` best first: profit per expected token (the verify chance is one
     number for all, so it scales every value alike and does not change the order)."""
     cost = Case(
-        When(used_offer_count__gt=OFFERS_PAGE_SIZE, then=Value(expected_cost(MIN_OFFERS))),
+        When(MORE_THAN_A_PAGE, then=Value(expected_cost(MIN_OFFERS))),
         default=Value(expected_cost(1)),
         output_field=IntegerField(),
     )
@@ -273,7 +272,16 @@ def verify(client, deals: Sequence[Deal], *, now: datetime, report: RunReport) -
 
 
 def next_to_verify(now: datetime, *, skip: Iterable[int] = ()) -> Deal | None:
-    return ranked(now).exclude(pk__in=list(skip)).first()
+    """The head of ``ranked``, without sorting every deal worth checking: within one offers
+    cost the order by value is the order by profit, which the list's profit index keeps, so
+    the best is the better of the two costs' most profitable deals."""
+    by_profit = worth_checking(now).exclude(pk__in=list(skip)).order_by("-profit_cents", "asin")
+    heads = []
+    for pages, cost in ((MORE_THAN_A_PAGE, expected_cost(MIN_OFFERS)), (~MORE_THAN_A_PAGE, expected_cost(1))):
+        head = by_profit.filter(pages).first()
+        if head is not None:
+            heads.append((head.profit_cents * 1000 // cost, head))
+    return min(heads, key=lambda pair: (-pair[0], pair[1].asin))[1] if heads else None
 
 
 def run_verification(client, *, clock: Clock, limit: int, asins: Sequence[str] = ()) -> RunReport:
@@ -322,7 +330,7 @@ def statistics_value(now: datetime, rate: VerifyRate) -> Decimal:
     return share * mean_profit * rate.chance / (1 + share * expected_cost(1))
 
 
-def offers_first(deal: Deal, *, backlog: int, report: RunReport, now: datetime) -> bool:
+def offers_first(deal: Deal, *, backlog: int, report: RunReport, now: datetime, rate: VerifyRate) -> bool:
     """Whether the next tokens buy ``deal``'s offers rather than the next statistics batch.
 
     Offers when no candidate waits; otherwise the side a pass has starved below
@@ -336,5 +344,4 @@ def offers_first(deal: Deal, *, backlog: int, report: RunReport, now: datetime) 
         return True
     if spent and spent - report.offer_tokens < floor:
         return False
-    rate = VerifyRate.recent(now)
     return value_per_token(deal, rate) >= statistics_value(now, rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -9,11 +10,12 @@ from decimal import Decimal
 import pytest
 
 from deals import backfill, discovery, services, verification
-from deals.costs import current_costs
+from deals.costs import current_costs, current_rules
 from deals.keepa.facts import unix_to_keepa_minutes
 from deals.keepa.offers import Offer
 from deals.models import Deal, Fulfillment, Seller, Verification
 from deals.passes import RunReport
+from deals.pricing import compute_costs
 from deals.selection import DEFAULT_SELECTION
 from deals.tests.factories import fba_offer, make_deal
 from deals.tests.keepa_support import CountingBucket, simulator_client
@@ -155,6 +157,46 @@ def test_offer_tokens_go_to_the_most_profit_per_expected_token():
     assert order == ["0000000013", "0000000012", "0000000011"]
 
 
+def _profit_at(list_at_cents: int) -> int:
+    """The profit of ``make_deal``'s book listed at ``list_at_cents``."""
+    return compute_costs(
+        price_now_cents=1000,
+        list_at_cents=list_at_cents,
+        fba_fee_cents=550,
+        referral_percent=Decimal(15),
+        rules=current_rules(),
+    ).profit_cents
+
+
+def test_the_next_deal_to_verify_is_always_the_head_of_the_full_ranking():
+    """``next_to_verify`` reads the two offer costs' most profitable deals from the profit
+    index instead of sorting every deal worth checking (a second at a million deals); it
+    picks what ``ranked`` would, down to the last deal and through a tie of value."""
+    rng = random.Random(7)
+    for n in range(60):
+        make_deal(
+            f"{n:010d}",
+            verified=rng.random() < 0.3,  # checked just now: not worth checking again
+            list_at_cents=rng.randint(2000, 20000),
+            used_offer_count=rng.choice([None, 1, 10, 11, 40]),
+        )
+    # The same value at both costs: twice the profit for twice the expected tokens.
+    one_page = make_deal("1000000001", verified=False, list_at_cents=9000, used_offer_count=3)
+    twice = next(cents for cents in range(9000, 30000) if _profit_at(cents) == 2 * one_page.profit_cents)
+    two_pages = make_deal("1000000000", verified=False, list_at_cents=twice, used_offer_count=40)
+    costs = [verification.expected_cost(d.used_offer_count) for d in (one_page, two_pages)]
+    assert one_page.profit_cents * 1000 // costs[0] == two_pages.profit_cents * 1000 // costs[1]
+
+    tried = []
+    while (head := verification.next_to_verify(NOW, skip=tried)) is not None:
+        assert head == verification.ranked(NOW).exclude(pk__in=tried).first()
+        tried.append(head.pk)
+
+    assert not verification.ranked(NOW).exclude(pk__in=tried).exists()
+    assert len(tried) == verification.ranked(NOW).count() > 30
+    assert tried.index(two_pages.pk) + 1 == tried.index(one_page.pk), "a tie goes by ASIN"
+
+
 def test_estimates_below_the_sellers_minimum_profit_or_roi_never_cost_offer_tokens():
     """The thresholds are the business costs staff set in the admin, not the environment."""
     deal = make_deal("0000000021", verified=False)
@@ -173,11 +215,12 @@ def test_estimates_below_the_sellers_minimum_profit_or_roi_never_cost_offer_toke
 
 def test_offers_wait_while_statistics_are_worth_more_but_neither_starves(settings):
     deal = make_deal("0000000031", verified=False, list_at_cents=2600)
-    assert verification.offers_first(deal, backlog=0, report=RunReport(), now=NOW), "nothing else to do"
+    rate = verification.VerifyRate.recent(NOW)
+    assert verification.offers_first(deal, backlog=0, report=RunReport(), now=NOW, rate=rate), "nothing else"
     starved = RunReport(spent=Counter(statistics=90, offers=10))
-    assert verification.offers_first(deal, backlog=50, report=starved, now=NOW)
+    assert verification.offers_first(deal, backlog=50, report=starved, now=NOW, rate=rate)
     flooded = RunReport(spent=Counter(statistics=10, offers=80, sellers=10))
-    assert not verification.offers_first(deal, backlog=50, report=flooded, now=NOW)
+    assert not verification.offers_first(deal, backlog=50, report=flooded, now=NOW, rate=rate)
 
 
 # --- the API ------------------------------------------------------------------------------
