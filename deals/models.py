@@ -455,8 +455,14 @@ class Deal(ChecksInOneQuery):
                 field="verification",
             ),
             models.CheckConstraint(
+                # buy_price_cents > 0 alone would be unknown (so passed) for a NULL buy price.
                 condition=~Q(verification=Verification.VERIFIED)
-                | Q(buy_price_cents__gt=0, verified_at__isnull=False, condition_code__isnull=False),
+                | Q(
+                    buy_price_cents__isnull=False,
+                    buy_price_cents__gt=0,
+                    verified_at__isnull=False,
+                    condition_code__isnull=False,
+                ),
                 name="deal_verified_has_its_offer",
                 violation_error_message="A verified deal needs the offer's buy price, condition and time.",
             ),

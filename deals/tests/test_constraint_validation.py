@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -89,10 +90,10 @@ NULL_CASES = {
         True,
     ),
     "override-not-effective": ({"list_at_override_cents": 5000}, False),
-    # buy price > 0 is unknown without a buy price: "verified needs its offer" lets it pass.
+    # "verified needs its offer" asks for the buy price itself: > 0 alone would be unknown.
     "verified-without-buy-price": (
         {"verification": Deal.Verification.VERIFIED, "verified_at": NOW, "condition_code": 3},
-        True,
+        False,
     ),
     "verified-without-time": (
         {"verification": Deal.Verification.VERIFIED, "condition_code": 3, "buy_price_cents": 900},
@@ -166,3 +167,27 @@ def test_other_kinds_of_constraint_are_left_to_django(django_user_model):
     found = errors(ChecksInOneQuery.validate_constraints, duplicate)
     assert found == errors(models.Model.validate_constraints, duplicate)
     assert found == {"__all__": [("Constraint “filterpreset_user_name_unique” is violated.", None)]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deal_stored_verified_without_a_buy_price_becomes_an_estimate_to_check_again():
+    """Migration 0015 remakes "a verified deal needs its offer" to refuse a NULL buy price;
+    a row stored that way before it is demoted first, so the migration cannot fail on it."""
+    before, after = [("deals", "0014_lean_indexes")], [("deals", "0015_verified_needs_a_buy_price")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    OldDeal = executor.loader.project_state(before).apps.get_model("deals", "Deal")
+    fields = {**GOOD, "verification": "verified", "verified_at": NOW, "condition_code": 3}
+    OldDeal.objects.create(**fields)
+    OldDeal.objects.create(**{**fields, "asin": "B000000001", "buy_price_cents": 900})
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+
+    by_asin = {d.asin: d for d in Deal.objects.all()}
+    assert by_asin[GOOD["asin"]].verification == Deal.Verification.ESTIMATE
+    assert "without a buy price" in by_asin[GOOD["asin"]].verification_reason
+    assert by_asin["B000000001"].verification == Deal.Verification.VERIFIED
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Deal.objects.filter(asin="B000000001").update(buy_price_cents=None)
