@@ -129,7 +129,8 @@ def run_backfill(
     verify_rate = verification.VerifyRate.recent(clock.now()) if ranked_offers else None
     while clock.time() - started < time_budget_seconds:
         now = clock.now()
-        claimable = Candidate.objects.claimable(now).count()
+        # Counted no further than a batch can take: the pile may be a million long.
+        claimable = Candidate.objects.claimable(now)[: _pipeline("MAX_BATCH")].count()
         settled = report.processed + report.failed + report.unchanged
         if limit is not None:
             claimable = min(claimable, limit - settled)

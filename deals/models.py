@@ -709,6 +709,8 @@ class Candidate(ChecksInOneQuery):
                 field="status",
             ),
         ]
+        # Claims in the order found (``RANK_BY_FEED`` off). The ranked claim order has a
+        # PostgreSQL-only index: SQLite refuses NULLS LAST (migration 0016_candidate_claim_index).
         indexes = [
             models.Index(
                 F("priority").desc(), "due_at", "id", name="candidate_due_idx", condition=Q(status="pending")

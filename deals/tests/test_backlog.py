@@ -8,6 +8,7 @@ import pytest
 
 from deals import backlog, discovery
 from deals.models import Candidate
+from dealsite.tests.support import index_plans
 from tokens.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +177,13 @@ def test_failed_candidates_are_made_due_again_with_fresh_attempts(clock):
     assert backlog.retry_failed(now=clock.now()) == 1
     revived = Candidate.objects.get(asin="B000000001")
     assert (revived.status, revived.attempts, revived.due_at) == ("pending", 0, clock.now())
+
+
+@pytest.mark.parametrize(("ranked", "index"), [(True, "candidate_claim_idx"), (False, "candidate_due_idx")])
+def test_a_claim_reads_the_backlog_in_an_index_order(require_postgres, clock, settings, ranked, index):
+    """Candidates promising no profit pile up pending: a claim that sorted them all took a
+    second at a million. The claim's own query reads its order from an index."""
+    settings.DEALSITE_PIPELINE = {**settings.DEALSITE_PIPELINE, "RANK_BY_FEED": ranked}
+    backlog.make_due("B000000001", source=Candidate.Source.DISCOVERY, now=clock.now())
+    plans = index_plans(lambda: backlog.claim(20, now=clock.now()))
+    assert any(index in plan and "Sort" not in plan and "LockRows" in plan for plan in plans), plans

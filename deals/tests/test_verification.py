@@ -19,7 +19,7 @@ from deals.pricing import compute_costs
 from deals.selection import DEFAULT_SELECTION
 from deals.tests.factories import fba_offer, make_deal
 from deals.tests.keepa_support import CountingBucket, simulator_client
-from dealsite.tests.support import make_seller
+from dealsite.tests.support import index_plans, make_seller
 from keepasim.simulator import KeepaSimulator, SimulatorConfig
 from tokens.clock import FakeClock
 
@@ -195,6 +195,14 @@ def test_the_next_deal_to_verify_is_always_the_head_of_the_full_ranking():
     assert not verification.ranked(NOW).exclude(pk__in=tried).exists()
     assert len(tried) == verification.ranked(NOW).count() > 30
     assert tried.index(two_pages.pk) + 1 == tried.index(one_page.pk), "a tie goes by ASIN"
+
+
+def test_the_next_deal_to_verify_is_read_from_the_profit_index(require_postgres):
+    """Both heads come from the displayable profit index, never from sorting the deals."""
+    make_deal("0000000041", verified=False)
+    plans = index_plans(lambda: verification.next_to_verify(NOW))
+    heads = [plan for plan in plans if "deal_displayable_profit_idx" in plan and "Sort" not in plan]
+    assert len(heads) == 2, plans
 
 
 def test_estimates_below_the_sellers_minimum_profit_or_roi_never_cost_offer_tokens():

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dealsite.access import SELLERS_GROUP
 
@@ -31,3 +33,20 @@ def make_seller(user_model, username: str = "seller", password: str = "a-long-te
     user = user_model.objects.create_user(username, password=password, **fields)
     user.groups.add(Group.objects.get_or_create(name=SELLERS_GROUP)[0])
     return user
+
+
+def index_plans(run: Callable[[], object]) -> list[str]:
+    """PostgreSQL's plans for the SELECTs ``run()`` sends, with sequential scans priced out:
+    the plans a million rows would get, whatever a test's few rows make the planner prefer.
+    A plan without a Sort reads its order from an index."""
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    plans = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for query in queries:
+            if query["sql"].lstrip().upper().startswith("SELECT"):
+                cursor.execute("EXPLAIN " + query["sql"])
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    return plans
