@@ -134,8 +134,9 @@ def is_stale(deal: Deal, now: datetime) -> bool:
 
 
 def worth_checking(now: datetime):
-    """Deals the policy may spend offer tokens on: complete, live, at or above the seller's
-    minimum profit and ROI, and either an estimate or a verification gone stale."""
+    """Deals the policy may spend offer tokens on: shown by the one zombie rule (complete,
+    live, priced), at or above the seller's minimum profit and ROI, and either an estimate or
+    a verification gone stale. (The rule also lets the list's profit index serve them.)"""
     stale_before = now - timedelta(seconds=_config("STALE_AFTER_SECONDS"))
     stale = Q(verification=Verification.VERIFIED) & (
         Q(checked_at__lt=stale_before) | ~Q(price_now_cents=F("checked_used_price_cents"))

@@ -36,17 +36,19 @@ def make_seller(user_model, username: str = "seller", password: str = "a-long-te
 
 
 def index_plans(run: Callable[[], object]) -> list[str]:
-    """PostgreSQL's plans for the SELECTs ``run()`` sends, with sequential scans priced out:
-    the plans a million rows would get, whatever a test's few rows make the planner prefer.
-    A plan without a Sort reads its order from an index."""
+    """PostgreSQL's plans for the SELECTs ``run()`` sends, with sequential scans and sorts
+    priced out: what a million rows would get, whatever a test's few rows make the planner
+    prefer. A plan that still sorts has no index that gives its order."""
     with CaptureQueriesContext(connection) as queries:
         run()
     plans = []
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
         for query in queries:
             if query["sql"].lstrip().upper().startswith("SELECT"):
                 cursor.execute("EXPLAIN " + query["sql"])
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
-        cursor.execute("SET LOCAL enable_seqscan = on")
+        cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_sort")
     return plans
