@@ -45,10 +45,12 @@ def index_plans(run: Callable[[], object]) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_incremental_sort = off")
         for query in queries:
             if query["sql"].lstrip().upper().startswith("SELECT"):
                 cursor.execute("EXPLAIN " + query["sql"])
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
         cursor.execute("RESET enable_seqscan")
         cursor.execute("RESET enable_sort")
+        cursor.execute("RESET enable_incremental_sort")
     return plans
