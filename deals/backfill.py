@@ -125,8 +125,9 @@ def run_backfill(
     started = clock.time()
     schedule_refreshes(now=clock.now())
     tried: set[int] = set()
-    # Learned once a pass: it moves slowly, and at a million deals counting it is a scan.
-    verify_rate = verification.VerifyRate.recent(clock.now()) if ranked_offers else None
+    # Learned once a pass, when a deal first asks for offers: it moves slowly, and at a
+    # million deals counting it is a scan that an idle pass need not pay.
+    verify_rate: verification.VerifyRate | None = None
     while clock.time() - started < time_budget_seconds:
         now = clock.now()
         # Counted no further than a batch can take: the pile may be a million long.
@@ -135,6 +136,8 @@ def run_backfill(
         if limit is not None:
             claimable = min(claimable, limit - settled)
         best = verification.next_to_verify(now, skip=tried) if ranked_offers else None
+        if best is not None:
+            verify_rate = verify_rate or verification.VerifyRate.recent(now)
         if best is not None and verification.offers_first(
             best, backlog=claimable, report=report, now=now, rate=verify_rate
         ):

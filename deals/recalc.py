@@ -114,6 +114,7 @@ def update_sql(rules: BusinessRules) -> str:
     )
     down = _half_up("(one_year_avg_cents - price_now_cents) * 10000", "one_year_avg_cents")
     sane = _margin_at_least_floor(profit, list_at)
+    kept = _kept_reasons()
     found = (
         ("price_now_cents IS NULL", NO_PRICE),
         ("one_year_avg_cents IS NULL", NO_AVERAGE),
@@ -122,14 +123,14 @@ def update_sql(rules: BusinessRules) -> str:
     )
     joined = " || ".join(
         [
-            _kept_reasons(),
+            kept,
             *(f"(CASE WHEN {when} THEN {_text(SEPARATOR + reason)} ELSE '' END)" for when, reason in found),
         ]
     )
     reasons = f"substr({joined}, {len(SEPARATOR) + 1})"
     # No reason left: none kept and none found (the figures exist whenever their inputs do).
     none_left = (
-        f"({_kept_reasons()} = '' AND price_now_cents IS NOT NULL AND one_year_avg_cents IS NOT NULL "
+        f"({kept} = '' AND price_now_cents IS NOT NULL AND one_year_avg_cents IS NOT NULL "
         f"AND {list_at} IS NOT NULL AND {sane})"
     )
     unrepairable = f"quality = {_text(Quality.UNREPAIRABLE)}"
